@@ -1,0 +1,116 @@
+"""BuildahSession: a throwaway working container — from → run → rm.
+
+The container is made `FROM scratch` (no image is pulled or created) and is
+removed in a `finally`, also when SIGINT or SIGTERM arrives, so `buildah
+containers` and `buildah images` show nothing new after any run.
+`--isolation chroot` is used: it works rootless and inside unprivileged
+containers, where the OCI isolation fails on cgroup-v1 hybrid hosts.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .errors import BuildahError, Interrupted
+from .runner import Result, Runner
+
+log = logging.getLogger(__name__)
+INSTALL_HINT = "install it with `apt-get install buildah uidmap` (Debian/Ubuntu) or see buildah's install guide"
+
+
+@dataclass(frozen=True)
+class Mount:
+    source: str
+    target: str
+    readonly: bool = True
+
+    def flag(self) -> str:
+        for path in (self.source, self.target):
+            if ":" in path or "," in path:
+                raise BuildahError(f"path {path!r} contains ':' or ',', which buildah cannot bind-mount",
+                                   "move or symlink it to a plain path")
+        return f"{self.source}:{self.target}:{'ro' if self.readonly else 'rw'}"
+
+
+def _raise_interrupted(signum, _frame):
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+class BuildahSession:
+    def __init__(self, runner: Runner, *, isolation: str = "chroot", env: Mapping[str, str] | None = None):
+        self.runner = runner
+        self.isolation = isolation
+        self.env = dict(env) if env is not None else None
+        self.container = ""
+        self._old_term = None
+
+    def _buildah(self, *args: str) -> Result:
+        try:
+            return self.runner.run(["buildah", *args], env=self.env)
+        except FileNotFoundError:
+            raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from None
+
+    def __enter__(self) -> BuildahSession:
+        if threading.current_thread() is threading.main_thread():
+            self._old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+        try:
+            name = f"leango-{os.getpid()}-{secrets.token_hex(4)}"
+            res = self._buildah("from", "--name", name, "--quiet", "scratch")
+            if not res.ok:
+                raise BuildahError(f"buildah from scratch failed: {_last_line(res.stderr)}",
+                                   _rootless_hint(res.stderr))
+            self.container = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else name
+            log.debug("working container %s", self.container)
+        except BaseException:
+            self._restore_signals()
+            raise
+        return self
+
+    def run(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (),
+            env: Mapping[str, str] | None = None, workdir: str = "/") -> Result:
+        args = ["run", "--isolation", self.isolation, "--workingdir", workdir]
+        for mount in mounts:
+            args += ["-v", mount.flag()]
+        for key, value in (env or {}).items():
+            args += ["--env", f"{key}={value}"]
+        return self._buildah(*args, self.container, "--", *argv)
+
+    def __exit__(self, *exc) -> bool:
+        # Removal must not be cut short by a second Ctrl-C or SIGTERM.
+        in_main = threading.current_thread() is threading.main_thread()
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
+        if in_main:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            if self.container:
+                res = self._buildah("rm", self.container)
+                if not res.ok:
+                    log.warning("could not remove working container %s: %s",
+                                self.container, _last_line(res.stderr))
+        finally:
+            if in_main:
+                signal.signal(signal.SIGINT, old_int)
+            self._restore_signals()
+        return False
+
+    def _restore_signals(self) -> None:
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+            self._old_term = None
+
+
+def _last_line(text: str) -> str:
+    lines = [l for l in text.strip().splitlines() if l.strip()]
+    return lines[-1] if lines else "(no output)"
+
+
+def _rootless_hint(stderr: str) -> str:
+    if "newuidmap" in stderr or "subuid" in stderr or "subgid" in stderr:
+        return "rootless buildah needs the uidmap package and subuid/subgid ranges for this user"
+    return ""

@@ -1,0 +1,138 @@
+"""Static-binary check by reading ELF headers in pure Python.
+
+`ldd` is not used: on current glibc it prints "not a dynamic executable" on
+stderr and exits 1 for a static binary, so `ldd | grep` checks silently pass.
+A binary is static when it has no PT_INTERP program header and its dynamic
+section (if any) has no DT_NEEDED entry (see elf(5)).
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import NotStaticError
+
+PT_LOAD, PT_DYNAMIC, PT_INTERP = 1, 2, 3
+DT_NULL, DT_NEEDED, DT_STRTAB = 0, 1, 5
+MACHINE_NAMES = {3: "x86 (386)", 8: "MIPS", 21: "PowerPC64", 22: "s390x", 40: "ARM",
+                 62: "x86-64 (amd64)", 183: "AArch64 (arm64)", 243: "RISC-V", 258: "LoongArch"}
+
+
+@dataclass(frozen=True)
+class ElfInfo:
+    machine: int
+    interpreter: str
+    needed: tuple[str, ...]
+
+    @property
+    def is_static(self) -> bool:
+        return not self.interpreter and not self.needed
+
+
+class _Reader:
+    def __init__(self, data: bytes):
+        if data[:4] != b"\x7fELF":
+            raise NotStaticError("not an ELF executable")
+        self.data = data
+        self.is64 = data[4] == 2
+        self.end = "<" if data[5] == 1 else ">"
+
+    def unpack(self, fmt: str, offset: int):
+        fmt = self.end + fmt
+        if offset < 0 or offset + struct.calcsize(fmt) > len(self.data):
+            raise NotStaticError("truncated or corrupt ELF file")
+        return struct.unpack_from(fmt, self.data, offset)
+
+    def header(self) -> tuple[int, int, int, int]:
+        """(e_machine, e_phoff, e_phentsize, e_phnum)"""
+        if self.is64:
+            machine, = self.unpack("H", 18)
+            phoff, = self.unpack("Q", 32)
+            phentsize, phnum = self.unpack("HH", 54)
+        else:
+            machine, = self.unpack("H", 18)
+            phoff, = self.unpack("I", 28)
+            phentsize, phnum = self.unpack("HH", 42)
+        return machine, phoff, phentsize, phnum
+
+    def segments(self) -> list[tuple[int, int, int, int]]:
+        """(p_type, p_offset, p_vaddr, p_filesz) for each program header."""
+        _, phoff, entsize, num = self.header()
+        out = []
+        for i in range(num):
+            off = phoff + i * entsize
+            if self.is64:
+                ptype, _flags, poff, vaddr, _paddr, filesz = self.unpack("IIQQQQ", off)
+            else:
+                ptype, poff, vaddr, _paddr, filesz = self.unpack("IIIII", off)
+            out.append((ptype, poff, vaddr, filesz))
+        return out
+
+    def cstring(self, offset: int) -> str:
+        end = self.data.find(b"\0", offset)
+        if offset < 0 or end < 0:
+            raise NotStaticError("corrupt ELF string table")
+        return self.data[offset:end].decode("utf-8", "replace")
+
+
+def _vaddr_to_offset(segments, vaddr: int) -> int:
+    for ptype, poff, start, filesz in segments:
+        if ptype == PT_LOAD and start <= vaddr < start + filesz:
+            return poff + (vaddr - start)
+    raise NotStaticError("ELF dynamic string table is not inside a loaded segment")
+
+
+def _needed(reader: _Reader, segments, dyn_off: int, dyn_size: int) -> tuple[str, ...]:
+    fmt, step = ("qQ", 16) if reader.is64 else ("iI", 8)
+    entries, strtab = [], None
+    for off in range(dyn_off, dyn_off + dyn_size, step):
+        tag, val = reader.unpack(fmt, off)
+        if tag == DT_NULL:
+            break
+        if tag == DT_NEEDED:
+            entries.append(val)
+        elif tag == DT_STRTAB:
+            strtab = val
+    if not entries:
+        return ()
+    if strtab is None:
+        return tuple(f"<unnamed #{i}>" for i in range(len(entries)))
+    base = _vaddr_to_offset(segments, strtab)
+    return tuple(reader.cstring(base + v) for v in entries)
+
+
+def read_elf(path: Path) -> ElfInfo:
+    reader = _Reader(Path(path).read_bytes())
+    machine = reader.header()[0]
+    segments = reader.segments()
+    interp, needed = "", ()
+    for ptype, poff, _vaddr, filesz in segments:
+        if ptype == PT_INTERP:
+            interp = reader.data[poff:poff + filesz].rstrip(b"\0").decode("utf-8", "replace")
+        elif ptype == PT_DYNAMIC:
+            needed = _needed(reader, segments, poff, filesz)
+    return ElfInfo(machine, interp, needed)
+
+
+def check_static(path: Path, expected_machine: int, label: str = "") -> ElfInfo:
+    """Raise NotStaticError unless path is a static ELF for expected_machine."""
+    label = label or Path(path).name
+    try:
+        info = read_elf(path)
+    except NotStaticError as exc:
+        raise NotStaticError(f"{label}: {exc}") from None
+    if info.machine != expected_machine:
+        raise NotStaticError(
+            f"{label}: built for {MACHINE_NAMES.get(info.machine, info.machine)}, "
+            f"expected {MACHINE_NAMES.get(expected_machine, expected_machine)}")
+    if not info.is_static:
+        needs = [f"interpreter {info.interpreter}"] if info.interpreter else []
+        if info.needed:
+            needs.append("libraries " + ", ".join(info.needed))
+        raise NotStaticError(
+            f"{label} is dynamically linked: it needs {' and '.join(needs)}, "
+            "which a scratch image does not have",
+            "build with CGO_ENABLED=0, and use -tags netgo,osusergo to keep net and os/user pure Go")
+    return info

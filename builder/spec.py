@@ -1,0 +1,83 @@
+"""BuildSpec: the frozen, validated options of one build."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from oci import Platform, Reference
+from oci.layer import COMPRESSIONS
+
+from .errors import SpecError
+
+_ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_USER = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?")
+_BUILD_TAG = re.compile(r"[A-Za-z0-9_.]+")
+
+
+@dataclass(frozen=True)
+class Outputs:
+    oci_layout: Path | None = None
+    oci_archive: Path | None = None
+    tarball: Path | None = None
+
+    @property
+    def any(self) -> bool:
+        return any((self.oci_layout, self.oci_archive, self.tarball))
+
+
+@dataclass(frozen=True)
+class BuildSpec:
+    source: Path
+    cache_dir: Path
+    platforms: tuple[Platform, ...]
+    references: tuple[Reference, ...] = ()
+    outputs: Outputs = field(default_factory=Outputs)
+    binary_name: str = ""
+    ldflags: str = ""
+    build_tags: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    goroot: Path | None = None
+    ca_bundle: Path | None = None
+    ca_certs: tuple[Path, ...] = ()
+    compression: str = "gzip"
+    user: str = "65532:65532"
+    source_date_epoch: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.platforms:
+            raise SpecError("at least one platform is required")
+        if len(set(self.platforms)) != len(self.platforms):
+            raise SpecError("a platform is listed twice")
+        if self.compression not in COMPRESSIONS or self.compression == "none":
+            raise SpecError(f"unknown compression {self.compression!r}", "choose gzip or zstd")
+        if self.source_date_epoch < 0:
+            raise SpecError("SOURCE_DATE_EPOCH must be a non-negative integer")
+        if not _USER.fullmatch(self.user):
+            raise SpecError(f"invalid user {self.user!r}", "use UID[:GID] or NAME[:GROUP]")
+        for key, _ in self.env:
+            if not _ENV_KEY.fullmatch(key):
+                raise SpecError(f"invalid environment variable name {key!r}")
+        for tag in self.build_tags:
+            if not _BUILD_TAG.fullmatch(tag):
+                raise SpecError(f"invalid build tag {tag!r}")
+
+
+def parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"--env {item!r} is not KEY=VALUE")
+        out.append((key, value))
+    return tuple(out)
+
+
+def parse_epoch(text: str | None) -> int:
+    """SOURCE_DATE_EPOCH per reproducible-builds.org: a decimal integer of seconds."""
+    if text is None or text == "":
+        return 0
+    if not text.isdigit():
+        raise SpecError(f"SOURCE_DATE_EPOCH={text!r} is not a non-negative integer number of seconds")
+    return int(text)

@@ -1,0 +1,16 @@
+"""The one JSON encoder: sorted keys, compact separators, UTF-8.
+
+Every config, manifest and index is serialised here exactly once; the bytes
+returned are the bytes hashed, written and pushed (design principle 1).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+
+def canonical_json(value: Any) -> bytes:
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    ).encode("utf-8")

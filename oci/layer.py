@@ -1,0 +1,94 @@
+"""Layer: a compressed blob on disk with its digest, size and diff_id.
+
+The tar is produced, hashed (diff_id), compressed, hashed again (digest) and
+written to disk in one streaming pass; nothing is held whole in memory.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable
+
+import zstandard
+
+from . import mediatypes
+from .blob import Blob
+from .descriptor import Descriptor
+from .digest import Digest, HashingWriter
+from .errors import OciError
+from .tarfs import TarEntry, write_tar
+
+COMPRESSIONS = {
+    "gzip": mediatypes.OCI_LAYER_GZIP,
+    "zstd": mediatypes.OCI_LAYER_ZSTD,
+    "none": mediatypes.OCI_LAYER_TAR,
+}
+
+
+@dataclass(frozen=True)
+class Layer:
+    media_type: str
+    digest: Digest
+    size: int
+    diff_id: Digest
+    path: Path
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return Descriptor(self.media_type, self.digest, self.size)
+
+    @property
+    def blob(self) -> Blob:
+        return Blob(self.descriptor, path=self.path)
+
+    def open(self) -> BinaryIO:
+        return open(self.path, "rb")  # noqa: SIM115
+
+
+class _Compressor:
+    """Context manager giving a writer that compresses into `sink` (not closed)."""
+
+    def __init__(self, compression: str, sink: BinaryIO):
+        if compression not in COMPRESSIONS:
+            raise OciError(f"unknown compression {compression!r}; choose from {sorted(COMPRESSIONS)}")
+        self.compression, self.sink = compression, sink
+
+    def __enter__(self):
+        if self.compression == "gzip":
+            # mtime=0 and an empty file name keep the gzip header fixed (checklist 31).
+            self.writer = gzip.GzipFile(filename="", mode="wb", fileobj=self.sink, mtime=0, compresslevel=6)
+        elif self.compression == "zstd":
+            self.writer = zstandard.ZstdCompressor(level=3).stream_writer(self.sink, closefd=False)
+        else:
+            self.writer = self.sink
+        return self.writer
+
+    def __exit__(self, exc_type, *_):
+        if self.writer is not self.sink:
+            self.writer.close()  # flushes the trailer; an error here must propagate
+        return False
+
+
+def build_layer(entries: Iterable[TarEntry], workdir: Path, *,
+                compression: str = "gzip", mtime: int = 0) -> Layer:
+    """Write a deterministic layer blob into workdir and return its Layer."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix="layer-", suffix=".tmp", dir=workdir)
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            blob_hasher = HashingWriter(raw)
+            with _Compressor(compression, blob_hasher) as compressed:
+                tar_hasher = HashingWriter(compressed)
+                write_tar(tar_hasher, entries, mtime=mtime)
+            raw.flush()
+        final = workdir / f"{blob_hasher.digest.hex}.blob"
+        os.replace(tmp, final)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Layer(COMPRESSIONS[compression], blob_hasher.digest, blob_hasher.size,
+                 tar_hasher.digest, final)

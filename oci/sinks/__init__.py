@@ -1,0 +1,1 @@
+"""Outputs for an Image or Index: OCI layout, OCI archive, docker archive, registry."""

@@ -1,0 +1,44 @@
+"""docker-archive sink: the `docker save` format read by docker/podman load and ctr import.
+
+manifest.json lists, per image, its Config and Layers (paths inside the tar)
+and RepoTags. Layers keep their compression: docker load, containers/image and
+containerd all detect and decompress gzip layers and check diff_ids.
+An index cannot be expressed; each platform's image becomes its own entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from ..canonical import canonical_json
+from ..errors import ArchiveError
+from ..tarfs import write_tar
+from ._atomic import atomic_writer
+from .archive import blob_entries, bytes_entry
+
+
+def manifest_json(artifact, repo_tags: Iterable[str]) -> bytes:
+    repo_tags = list(dict.fromkeys(repo_tags))
+    images = artifact.images()
+    entries = []
+    for i, img in enumerate(images):
+        entries.append({
+            "Config": f"blobs/sha256/{img.config_descriptor.digest.hex}",
+            # Only the first image of a multi-platform set carries the tags:
+            # one tag cannot name two images in a docker image store.
+            "RepoTags": repo_tags if i == 0 else [],
+            "Layers": [f"blobs/sha256/{l.digest.hex}" for l in img.layers],
+        })
+    return canonical_json(entries)
+
+
+def write_docker_archive(dest: Path, artifact, repo_tags: Iterable[str] = (), mtime: int = 0) -> None:
+    dest = Path(dest)
+    entries = [b for b in blob_entries(artifact)]
+    entries.append(bytes_entry("manifest.json", manifest_json(artifact, repo_tags)))
+    try:
+        with atomic_writer(dest) as out:
+            write_tar(out, entries, mtime=mtime)
+    except OSError as exc:
+        raise ArchiveError(f"cannot write docker archive {dest}: {exc}") from exc

@@ -1,0 +1,102 @@
+"""OCI image layout directory sink (image-spec image-layout.md).
+
+Creates a layout or extends an existing one: blobs are content-addressed and
+written once; index.json gains one entry per tag (annotation
+org.opencontainers.image.ref.name), replacing an older entry of the same name.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Iterable
+
+from ..blob import Blob
+from ..canonical import canonical_json
+from ..descriptor import Descriptor
+from ..digest import Digest, copy_hashed
+from ..errors import DigestMismatch, LayoutError
+from .. import mediatypes
+from ._atomic import atomic_writer, write_bytes_atomic
+
+REF_NAME = "org.opencontainers.image.ref.name"
+LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
+
+
+def blob_path(root: Path, digest: Digest) -> Path:
+    return root / "blobs" / digest.algorithm / digest.hex
+
+
+def index_entries(root_descriptor: Descriptor, names: Iterable[str]) -> list[Descriptor]:
+    """The index.json entries for one artifact: one per name, or one unnamed."""
+    names = list(dict.fromkeys(names))
+    if not names:
+        return [root_descriptor]
+    return [root_descriptor.with_annotations(**{REF_NAME: n}) for n in names]
+
+
+def merge_index(existing: list[Descriptor], new: list[Descriptor]) -> list[Descriptor]:
+    """Replace entries whose ref name (or, unnamed, digest) is taken by new ones."""
+    new_names = {d.annotation(REF_NAME) for d in new} - {None}
+    new_digests = {d.digest for d in new if d.annotation(REF_NAME) is None}
+    kept = [d for d in existing
+            if d.annotation(REF_NAME) not in new_names
+            and not (d.annotation(REF_NAME) is None and d.digest in new_digests)]
+    return kept + new
+
+
+def index_json(entries: list[Descriptor]) -> bytes:
+    return canonical_json({
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_INDEX,
+        "manifests": [d.to_json() for d in entries],
+    })
+
+
+def read_index(root: Path) -> list[Descriptor]:
+    path = root / "index.json"
+    if not path.exists():
+        return []
+    try:
+        data = json.loads(path.read_bytes())
+        return [Descriptor.from_json(m) for m in data.get("manifests", [])]
+    except (ValueError, AttributeError, Exception) as exc:
+        raise LayoutError(f"{path}: not a valid OCI index: {exc}") from exc
+
+
+def _check_layout_dir(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise LayoutError(f"{root} exists and is not a directory")
+    if root.is_dir() and any(root.iterdir()) and not (root / "oci-layout").exists():
+        raise LayoutError(f"{root} is a non-empty directory that is not an OCI layout; "
+                          "choose an empty or new directory")
+
+
+def write_blob(root: Path, blob: Blob) -> None:
+    dest = blob_path(root, blob.digest)
+    if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == blob.size:
+        return
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_writer(dest) as out, blob.open() as src:
+        digest, size = copy_hashed(src, out)
+        if digest != blob.digest or size != blob.size:
+            raise DigestMismatch(f"blob {blob.digest}", f"{blob.digest} ({blob.size} bytes)",
+                                 f"{digest} ({size} bytes)")
+
+
+def write_layout(root: Path, artifact, names: Iterable[str] = ()) -> Descriptor:
+    """Write artifact (an Image or Index) into the layout at root; return its descriptor."""
+    root = Path(root)
+    _check_layout_dir(root)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        for blob in artifact.blobs():
+            write_blob(root, blob)
+        write_blob(root, artifact.root)
+        if not (root / "oci-layout").exists():
+            write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)
+        entries = merge_index(read_index(root), index_entries(artifact.descriptor, names))
+        write_bytes_atomic(root / "index.json", index_json(entries))
+    except OSError as exc:
+        raise LayoutError(f"cannot write OCI layout {root}: {exc}") from exc
+    return artifact.descriptor

@@ -1,0 +1,112 @@
+"""Deterministic tar writer (checklist item 30, design principle 10).
+
+Entries are sorted by path, parents are added, ownership and mtime are fixed,
+names are plain USTAR (no PAX headers, so no atime/ctime/fractional mtime),
+and unsafe paths or modes are refused before a byte is written.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import stat
+import tarfile
+from dataclasses import dataclass, replace
+from typing import BinaryIO, Callable, Iterable
+
+from .errors import TarError
+
+DIR, FILE, SYMLINK = "dir", "file", "symlink"
+# setuid/setgid are refused; the sticky bit is allowed only with world-write
+# on a directory (/tmp is 1777 by convention and by the issue's request).
+_FORBIDDEN_BITS = stat.S_ISUID | stat.S_ISGID
+
+
+@dataclass(frozen=True)
+class TarEntry:
+    path: str
+    kind: str = FILE
+    mode: int = 0o644
+    size: int = 0
+    opener: Callable[[], BinaryIO] | None = None
+    linkname: str = ""
+    uid: int = 0
+    gid: int = 0
+
+
+def normalise_path(path: str) -> str:
+    """Return a clean relative path or raise TarError naming the entry."""
+    if not path or path.startswith("/") or "\\" in path or "\0" in path:
+        raise TarError(f"unsafe tar entry name {path!r}: must be relative")
+    parts = path.rstrip("/").split("/")
+    for part in parts:
+        if part in ("", ".", ".."):
+            raise TarError(f"unsafe tar entry name {path!r}: empty, '.' or '..' component")
+        if part.startswith(".wh."):
+            raise TarError(f"unsafe tar entry name {path!r}: whiteout names are reserved")
+    return "/".join(parts)
+
+
+def _check_mode(entry: TarEntry) -> None:
+    if entry.mode & ~0o7777:
+        raise TarError(f"{entry.path}: mode {entry.mode:o} has bits beyond 7777")
+    if entry.mode & _FORBIDDEN_BITS:
+        raise TarError(f"{entry.path}: setuid/setgid bits are not allowed")
+    if entry.kind != DIR and entry.mode & (stat.S_IWOTH | stat.S_ISVTX):
+        raise TarError(f"{entry.path}: world-writable or sticky files are not allowed")
+
+
+def prepare(entries: Iterable[TarEntry]) -> list[TarEntry]:
+    """Normalise, validate, add missing parent dirs, and sort."""
+    by_path: dict[str, TarEntry] = {}
+    for entry in entries:
+        entry = replace(entry, path=normalise_path(entry.path))
+        if entry.kind not in (DIR, FILE, SYMLINK):
+            raise TarError(f"{entry.path}: unsupported entry kind {entry.kind!r}")
+        _check_mode(entry)
+        if entry.path in by_path:
+            raise TarError(f"duplicate tar entry {entry.path!r}")
+        by_path[entry.path] = entry
+    for path in list(by_path):
+        parent = posixpath.dirname(path)
+        while parent and parent not in by_path:
+            by_path[parent] = TarEntry(parent, DIR, 0o755)
+            parent = posixpath.dirname(parent)
+    for path, entry in by_path.items():
+        parent = posixpath.dirname(path)
+        if parent and by_path[parent].kind != DIR:
+            raise TarError(f"{path!r}: parent {parent!r} is not a directory")
+    return [by_path[p] for p in sorted(by_path)]
+
+
+def _tarinfo(entry: TarEntry, mtime: int) -> tarfile.TarInfo:
+    name = entry.path + "/" if entry.kind == DIR else entry.path
+    info = tarfile.TarInfo(name)
+    info.mode = entry.mode
+    info.uid, info.gid = entry.uid, entry.gid
+    info.uname = info.gname = ""
+    info.mtime = mtime
+    if entry.kind == DIR:
+        info.type = tarfile.DIRTYPE
+    elif entry.kind == SYMLINK:
+        info.type, info.linkname = tarfile.SYMTYPE, entry.linkname
+    else:
+        info.type, info.size = tarfile.REGTYPE, entry.size
+    return info
+
+
+def write_tar(out: BinaryIO, entries: Iterable[TarEntry], mtime: int = 0) -> None:
+    """Stream a deterministic tar of entries to out (which is not closed)."""
+    if mtime < 0:
+        raise TarError(f"mtime must be >= 0, got {mtime}")
+    prepared = prepare(entries)
+    try:
+        with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tar:
+            for entry in prepared:
+                info = _tarinfo(entry, mtime)
+                if entry.kind == FILE and entry.opener is not None:
+                    with entry.opener() as src:
+                        tar.addfile(info, src)
+                else:
+                    tar.addfile(info)
+    except ValueError as exc:  # e.g. a name too long for USTAR
+        raise TarError(str(exc)) from exc
