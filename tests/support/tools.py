@@ -1,0 +1,30 @@
+"""Helpers to find real tools; a missing tool fails the test saying what to install."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import pytest
+
+PACKAGES = {
+    "buildah": "buildah uidmap", "skopeo": "skopeo", "podman": "podman", "ctr": "containerd",
+    "containerd": "containerd", "umoci": "umoci", "docker-registry": "docker-registry",
+    "openssl": "openssl", "newuidmap": "uidmap",
+}
+
+
+def require(tool: str) -> str:
+    path = shutil.which(tool)
+    if path is None:
+        pytest.fail(f"{tool} is not installed: run scripts/setup "
+                    f"(apt-get install {PACKAGES.get(tool, tool)})", pytrace=False)
+    return path
+
+
+def run(argv, *, check=True, timeout=300, **kw) -> subprocess.CompletedProcess:
+    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"{' '.join(map(str, argv))} failed ({proc.returncode}):\n"
+                             f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+    return proc

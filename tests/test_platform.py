@@ -1,0 +1,32 @@
+import pytest
+
+from builder.errors import SpecError
+from builder.platform import elf_machine, go_env, host_platform, parse_platform
+from oci import Platform
+
+
+@pytest.mark.parametrize("text,expected,env", [
+    ("linux/amd64", Platform("linux", "amd64"), {"GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v1"}),
+    ("linux/amd64/v3", Platform("linux", "amd64", "v3"), {"GOOS": "linux", "GOARCH": "amd64", "GOAMD64": "v3"}),
+    ("linux/arm64/v8", Platform("linux", "arm64"), {"GOOS": "linux", "GOARCH": "arm64"}),
+    ("linux/arm", Platform("linux", "arm", "v7"), {"GOOS": "linux", "GOARCH": "arm", "GOARM": "7"}),
+    ("Linux/ARM/v6", Platform("linux", "arm", "v6"), {"GOOS": "linux", "GOARCH": "arm", "GOARM": "6"}),
+    ("linux/riscv64", Platform("linux", "riscv64"), {"GOOS": "linux", "GOARCH": "riscv64"}),
+])
+def test_parse_and_go_env(text, expected, env):
+    platform = parse_platform(text)
+    assert platform == expected and go_env(platform) == env
+
+
+@pytest.mark.parametrize("bad", ["linux", "windows/amd64", "linux/sparc", "linux/arm64/v9",
+                                 "linux/amd64/v5", "linux//", "darwin/arm64"])
+def test_unknown_platforms(bad):
+    with pytest.raises(SpecError) as err:
+        parse_platform(bad)
+    assert str(err.value)
+
+
+def test_elf_machines_and_host():
+    assert elf_machine(parse_platform("linux/amd64")) == 62
+    assert elf_machine(parse_platform("linux/arm64")) == 183
+    assert host_platform().os == "linux"
