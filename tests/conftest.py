@@ -36,3 +36,17 @@ def make_image(tmp_path, static_binary):
         return containerize([AppBinary(name, binary or static_binary, platform)],
                             BaseOptions(Path(certifi.where()).read_bytes(), compression, mtime), work)
     return make
+
+
+@pytest.fixture(scope="session")
+def containerd(tmp_path_factory):
+    from tests.support.peers import Containerd
+    daemon = Containerd(tmp_path_factory.mktemp("containerd"))
+    yield daemon
+    daemon.stop()
+
+
+@pytest.fixture
+def podman(tmp_path):
+    from tests.support.peers import Podman
+    return Podman(tmp_path / "podman")

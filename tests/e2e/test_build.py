@@ -1,0 +1,93 @@
+"""Go source → runnable scratch image, with real buildah, Go and image consumers."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import HELLO_REF, leango
+from tests.support.ocicheck import check_layout
+from tests.support.peers import Buildah, extract, skopeo_inspect, umoci_unpack
+
+
+def test_json_result(hello):
+    r = hello.result
+    assert r["references"] == [f"{HELLO_REF}@{r['digest']}"]
+    [image] = r["images"]
+    assert image["platform"] == "linux/amd64" and image["digest"] == r["digest"]
+    assert image["config"].startswith("sha256:")
+    assert [l["mediaType"] for l in image["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+    assert all(l["size"] > 0 and l["digest"].startswith("sha256:") for l in image["layers"])
+    assert "compiling" in hello.stderr and "sha256" not in hello.stderr.split("compiling")[0]
+
+
+def test_no_containers_or_images_left_behind(hello):
+    assert hello.buildah_after == hello.buildah_before
+
+
+def test_layout_and_archive_validate_and_inspect(hello, tmp_path):
+    report = check_layout(hello.layout)
+    assert [str(d) for d in report.manifests] == [hello.result["digest"]]
+    assert len(check_layout(extract(hello.archive, tmp_path / "x")).manifests) == 1
+    for ref in (f"oci:{hello.layout}:{HELLO_REF}", f"oci-archive:{hello.archive}"):
+        info = skopeo_inspect(ref)
+        assert info["Digest"] == hello.result["digest"]
+        assert info["Layers"] == [l["digest"] for l in hello.result["images"][0]["layers"]]
+
+
+def test_podman_loads_both_tarballs(hello, podman):
+    config = hello.result["images"][0]["config"].split(":")[1]
+    for archive in (hello.archive, hello.tarball):
+        assert HELLO_REF in podman.load(archive)
+        info = podman.inspect(HELLO_REF)
+        assert info["Id"] == config
+        assert info["Config"]["User"] == "65532:65532"
+        assert info["Config"]["Entrypoint"] == ["/hello-world"]
+
+
+def test_ctr_imports_the_docker_archive(hello, containerd):
+    out = containerd.ctr_cmd("images", "import", str(hello.tarball)).stdout
+    assert HELLO_REF in out
+    assert HELLO_REF in containerd.ctr_cmd("images", "ls", "-q").stdout.split()
+
+
+def test_umoci_unpacks_expected_tree(hello, tmp_path):
+    import os
+    import stat
+    rootfs = umoci_unpack(hello.layout, HELLO_REF, tmp_path / "bundle")
+    binary = rootfs / "hello-world"
+    assert stat.S_IMODE(binary.stat().st_mode) == 0o555
+    assert (rootfs / "etc/ssl/certs/ca-certificates.crt").stat().st_size > 100_000
+    assert stat.S_IMODE(os.lstat(rootfs / "tmp").st_mode) == 0o1777
+    assert sorted(p.name for p in rootfs.iterdir()) == ["etc", "hello-world", "home", "tmp"]
+
+
+def test_the_image_runs(hello, tmp_path):
+    proc = Buildah(tmp_path / "b").run_image(f"oci-archive:{hello.archive}", "/hello-world")
+    assert proc.stdout == "Hello world\n"
+
+
+def test_same_digest_from_another_directory(hello, tmp_path, cache_dir):
+    copy = tmp_path / "elsewhere" / "deeper" / "hello-world"
+    shutil.copytree(FIXTURES / "hello-world", copy)
+    proc = leango("build", copy, "--tag", HELLO_REF, "--oci-layout", tmp_path / "l2",
+                  "--cache-dir", tmp_path / "fresh-cache", cwd=tmp_path)
+    assert proc.stdout.strip() == f"{HELLO_REF}@{hello.result['digest']}"
+
+
+def test_default_output_is_a_layout(tmp_path, cache_dir):
+    proc = leango("build", FIXTURES / "hello-world", "--cache-dir", cache_dir, cwd=tmp_path)
+    digest = proc.stdout.strip()
+    assert digest.startswith("sha256:")
+    layout = tmp_path / "leango-out" / "hello-world"
+    assert str(layout.relative_to(tmp_path)) in proc.stderr
+    assert [str(d) for d in check_layout(layout).manifests] == [digest]
+
+
+def test_zstd_build(tmp_path, cache_dir):
+    proc = leango("build", FIXTURES / "hello-world", "--compression", "zstd", "--json",
+                  "--oci-archive", tmp_path / "z.tar", "--cache-dir", cache_dir)
+    layers = json.loads(proc.stdout)["images"][0]["layers"]
+    assert {l["mediaType"] for l in layers} == {"application/vnd.oci.image.layer.v1.tar+zstd"}
+    assert check_layout(extract(tmp_path / "z.tar", tmp_path / "x")).manifests
