@@ -114,7 +114,6 @@ def _with_default_output(spec: BuildSpec) -> BuildSpec:
     from dataclasses import replace
     name = spec.binary_name or Path(spec.source).resolve().name or "image"
     layout = Path("leango-out") / name
-    log.info("no output option given: writing an OCI layout to %s", layout)
     return replace(spec, outputs=Outputs(oci_layout=layout))
 
 

@@ -1,0 +1,89 @@
+"""The working container is removed on success, failure, SIGINT and SIGTERM."""
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+import builder.cli
+from builder import BuildSpec, NotStaticError, Outputs, SubprocessRunner, build
+from builder.platform import host_platform
+from tests.conftest import FIXTURES, REPO
+from tests.e2e.conftest import buildah_state
+
+
+def _leango_containers() -> list[str]:
+    out = subprocess.run(["buildah", "containers", "--format", "{{.ContainerName}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return [n for n in out.split() if n.startswith("leango-")]
+
+
+@pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGINT, True)])
+def test_signal_removes_the_container(sig, group, tmp_path):
+    before = buildah_state()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    # A cold Go cache makes the compile take seconds: time enough to interrupt it.
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder", "build", str(FIXTURES / "https-get"), "--cache-dir",
+         str(tmp_path / "cold"), "--oci-layout", str(tmp_path / "l")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    deadline = time.monotonic() + 60
+    while not _leango_containers():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no working container appeared"
+        time.sleep(0.05)
+    time.sleep(0.5)  # let `buildah run` start the compiler
+    if group:
+        os.killpg(proc.pid, sig)  # what a terminal's Ctrl-C does
+    else:
+        proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert buildah_state() == before
+    assert not (tmp_path / "l").exists()
+
+
+class SwapBinaryRunner(SubprocessRunner):
+    """Runs the real build, then replaces the compiled binary with a dynamic one.
+
+    The only way to get a dynamic binary out of a CGO_ENABLED=0 toolchain in a
+    scratch container; it exercises the real static check on a real ELF file.
+    """
+
+    def run(self, argv, **kw):
+        result = super().run(argv, **kw)
+        if argv[:2] == ["buildah", "run"] and "build" in argv:
+            mounts = dict(reversed(a.rsplit(":", 1)[0].split(":", 1))
+                          for a in argv[argv.index("run"):] if a.count(":") == 2)
+            target = argv[argv.index("-o") + 1]
+            host = Path(mounts["/out"]) / Path(target).relative_to("/out")
+            shutil.copy("/bin/true", host)
+        return result
+
+
+def test_dynamic_binary_is_refused(tmp_path):
+    spec = BuildSpec(source=FIXTURES / "hello-world", cache_dir=tmp_path / "c",
+                     platforms=(host_platform(),), outputs=Outputs(oci_layout=tmp_path / "l"))
+    before = buildah_state()
+    with pytest.raises(NotStaticError) as err:
+        build(spec, SwapBinaryRunner())
+    assert "libc.so.6" in str(err.value) and "CGO_ENABLED=0" in str(err.value)
+    assert not (tmp_path / "l").exists()
+    assert buildah_state() == before
+
+
+def test_dynamic_binary_cli_message(tmp_path, monkeypatch):
+    monkeypatch.setattr(builder.cli, "SubprocessRunner", SwapBinaryRunner)
+    result = CliRunner().invoke(builder.cli.main, [
+        "build", str(FIXTURES / "hello-world"), "-q", "--cache-dir", str(tmp_path / "c"),
+        "--oci-layout", str(tmp_path / "l")])
+    assert result.exit_code == 1
+    assert "is dynamically linked: it needs interpreter /lib" in result.output
+    assert "libc.so.6" in result.output and "netgo,osusergo" in result.output

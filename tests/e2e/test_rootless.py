@@ -1,0 +1,104 @@
+"""The whole build as an unprivileged user with subuid/subgid ranges.
+
+As root, the test creates that user (and its ranges) and copies the project
+into a directory the user owns: CI may keep the checkout where others cannot
+read. As a non-root user, it runs as that user itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import HELLO_REF
+from tests.support.tools import require
+
+USER = "leango-rootless"
+SUBID_START, SUBID_COUNT = 300000, 65536
+
+
+def _has_range(path: str, name: str) -> bool:
+    try:
+        return any(line.split(":")[0] == name for line in Path(path).read_text().splitlines())
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def user() -> pwd.struct_passwd:
+    require("newuidmap")
+    if os.geteuid() != 0:
+        me = pwd.getpwuid(os.geteuid())
+        if not (_has_range("/etc/subuid", me.pw_name) and _has_range("/etc/subgid", me.pw_name)):
+            pytest.fail(f"user {me.pw_name} has no subuid/subgid range: add one to /etc/subuid and /etc/subgid")
+        return me
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        subprocess.run(["useradd", "--create-home", "--shell", "/bin/sh", USER], check=True)
+    last = SUBID_START + SUBID_COUNT - 1
+    if not _has_range("/etc/subuid", USER):
+        subprocess.run(["usermod", "--add-subuids", f"{SUBID_START}-{last}", USER], check=True)
+    if not _has_range("/etc/subgid", USER):
+        subprocess.run(["usermod", "--add-subgids", f"{SUBID_START}-{last}", USER], check=True)
+    return pwd.getpwnam(USER)
+
+
+@pytest.fixture(scope="module")
+def workdir(user, tmp_path_factory):
+    """A copy of the project owned by the user, in a place it can reach."""
+    base = Path(user.pw_dir) / f"leango-test-{os.getpid()}"
+    shutil.rmtree(base, ignore_errors=True)
+    for part in ("builder", "oci", "fixtures"):
+        shutil.copytree(REPO / part, base / "src" / part,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [base, *base.rglob("*")]:
+        os.lchown(path, user.pw_uid, user.pw_gid)
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def as_user(user, argv, workdir: Path) -> subprocess.CompletedProcess:
+    env = {"HOME": user.pw_dir, "USER": user.pw_name, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
+           "PYTHONPATH": str(workdir / "src"), "XDG_CACHE_HOME": str(workdir / "cache"),
+           "LANG": "C.UTF-8"}
+    if os.geteuid() == 0:
+        cmd = ["runuser", "-u", user.pw_name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv]
+        return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=600)
+    return subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_rootless_build_and_run(user, workdir, hello):
+    probe = as_user(user, [sys.executable, "-c", "import click, oras, zstandard, go"], workdir)
+    assert probe.returncode == 0, (
+        f"{sys.executable} cannot be used by {user.pw_name}: make the virtual environment with "
+        f"/usr/bin/python3 in a world-readable place (scripts/setup does)\n{probe.stderr}")
+    archive = workdir / "out" / "hello.oci.tar"
+    proc = as_user(user, [sys.executable, "-m", "builder", "build", "src/fixtures/hello-world",
+                          "--tag", HELLO_REF, "--oci-archive", str(archive), "--json"], workdir)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    # Same inputs, another user, another directory: the same image.
+    assert result["digest"] == hello.result["digest"]
+    assert archive.stat().st_uid == user.pw_uid
+
+    ctr = as_user(user, ["buildah", "from", "--quiet", f"oci-archive:{archive}"], workdir)
+    assert ctr.returncode == 0, ctr.stderr
+    name = ctr.stdout.strip().splitlines()[-1]
+    try:
+        ran = as_user(user, ["buildah", "run", "--isolation", "chroot", name, "--", "/hello-world"], workdir)
+        assert ran.returncode == 0, ran.stderr
+        assert ran.stdout == "Hello world\n"
+    finally:
+        as_user(user, ["buildah", "rm", name], workdir)
+        as_user(user, ["buildah", "rmi", "--all", "--force"], workdir)
+    left = as_user(user, ["buildah", "containers", "--quiet"], workdir)
+    assert left.stdout.strip() == ""
