@@ -1,0 +1,17 @@
+"""A main package below its module root, with ldflags and a custom binary name."""
+
+import json
+
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import leango
+from tests.support.peers import Buildah
+
+
+def test_cmd_subdirectory_with_ldflags(tmp_path, cache_dir):
+    archive = tmp_path / "greeter.tar"
+    proc = leango("build", FIXTURES / "nested" / "cmd" / "greeter", "--binary-name", "greet",
+                  "--ldflags", "-X main.version=v1.2.3", "--oci-archive", archive, "--json",
+                  "--cache-dir", cache_dir, "--user", "1000:1000")
+    assert json.loads(proc.stdout)["images"][0]["platform"] == "linux/amd64"
+    ran = Buildah(tmp_path / "b").run_image(f"oci-archive:{archive}", "/greet")
+    assert ran.stdout == "Greetings from nested v1.2.3\n"
