@@ -11,13 +11,15 @@ from pathlib import Path
 import click
 
 from oci import OciError, parse_reference
+from oci.registry.credentials import CredentialSources
+from oci.registry.transport import RegistryOptions
 
 from . import __version__
 from .errors import BuildError, Interrupted
 from .pipeline import BuildResult, build
 from .platform import host_platform, parse_platform
 from .runner import SubprocessRunner
-from .spec import BuildSpec, Outputs, parse_env, parse_epoch
+from .spec import BuildSpec, Outputs, PushOptions, parse_env, parse_epoch
 
 EXIT_BUILD_FAILED = 1
 EXIT_USAGE = 2
@@ -71,12 +73,19 @@ def main() -> None:
 @click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
 @click.option("--user", default="65532:65532", show_default=True, help="User the image runs as.")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
+@click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
+              help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
+@click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="CA certificate (PEM) to verify registries with, instead of the system's.")
+@click.option("--mount-from", multiple=True, metavar="REPOSITORY",
+              help="Repository on the same registry to mount existing blobs from (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(source, tags, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
-              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, as_json,
-              quiet, verbose):
+              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
+              insecure, registry_ca, mount_from, as_json, quiet, verbose):
     """Compile the Go main package in SOURCE and write it as a scratch image.
 
     \b
@@ -101,15 +110,28 @@ def build_cmd(source, tags, platforms, oci_layout, oci_archive, tarball, binary_
             compression=compression,
             user=user,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
+            push=PushOptions(_credential_sources(), _registry_options(insecure, registry_ca),
+                             tuple(mount_from)) if push else None,
         )
         spec = _with_default_output(spec)
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
-    _run(spec, as_json)
+    _run(spec, as_json, quiet)
+
+
+def _credential_sources() -> CredentialSources:
+    return CredentialSources.from_environ(os.environ, Path.home(), os.getuid())
+
+
+def _registry_options(insecure, registry_ca) -> RegistryOptions:
+    proxies = tuple((key, os.environ[var]) for key, var in
+                    (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY"), ("no_proxy", "NO_PROXY"))
+                    if os.environ.get(var))
+    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies)
 
 
 def _with_default_output(spec: BuildSpec) -> BuildSpec:
-    if spec.outputs.any:
+    if spec.outputs.any or spec.push:
         return spec
     from dataclasses import replace
     name = spec.binary_name or Path(spec.source).resolve().name or "image"
@@ -117,9 +139,10 @@ def _with_default_output(spec: BuildSpec) -> BuildSpec:
     return replace(spec, outputs=Outputs(oci_layout=layout))
 
 
-def _run(spec: BuildSpec, as_json: bool) -> None:
+def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
+    progress = Progress() if spec.push and not quiet and sys.stderr.isatty() else None
     try:
-        result = build(spec, SubprocessRunner())
+        result = build(spec, SubprocessRunner(), progress=progress)
     except (Interrupted, KeyboardInterrupt):
         click.echo("leango: interrupted; the build container was removed", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -128,6 +151,9 @@ def _run(spec: BuildSpec, as_json: bool) -> None:
         _fail(exc, code)
     except OciError as exc:
         _fail(exc, EXIT_BUILD_FAILED)
+    finally:
+        if progress is not None:
+            progress.finish()
     _report(result, as_json)
 
 
@@ -151,10 +177,23 @@ def result_json(result: BuildResult) -> dict:
             "layers": [{"digest": str(l.digest), "size": l.size, "mediaType": l.media_type}
                        for l in img.layers],
         } for img in art.images()],
+        "pushed": [push_json(p) for p in result.pushed],
     }
 
 
+def push_json(pushed) -> dict:
+    report = pushed.report
+    return {"reference": str(pushed.reference), "blobsUploaded": report.count("uploaded"),
+            "bytesUploaded": report.bytes_uploaded, "blobsExisting": report.count("exists"),
+            "blobsMounted": report.count("mounted")}
+
+
 def _report(result: BuildResult, as_json: bool) -> None:
+    for pushed in result.pushed:
+        r = pushed.report
+        log.info("pushed %s: %d blob(s) uploaded (%s), %d already present, %d mounted",
+                 pushed.reference, r.count("uploaded"), _human(r.bytes_uploaded),
+                 r.count("exists"), r.count("mounted"))
     if as_json:
         click.echo(json.dumps(result_json(result), indent=2, sort_keys=True))
         return
@@ -162,3 +201,80 @@ def _report(result: BuildResult, as_json: bool) -> None:
         click.echo(str(result.digest))
     for ref in result.references:
         click.echo(str(ref))
+
+
+def _human(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB"):
+        if n < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} GB"
+
+
+class Progress:
+    """Per-blob upload progress on one rewritten stderr line (TTY only)."""
+
+    def __init__(self) -> None:
+        import threading
+        import time
+        self._time = time.monotonic
+        self._lock = threading.Lock()
+        self._blobs: dict[str, tuple[int, int]] = {}
+        self._start = self._time()
+        self._last = 0.0
+
+    def __call__(self, digest: str, sent: int, total: int) -> None:
+        with self._lock:
+            self._blobs[digest] = (sent, total)
+            now = self._time()
+            if now - self._last < 0.1 and sent < total:
+                return
+            self._last = now
+            done = sum(s for s, _ in self._blobs.values())
+            size = sum(t for _, t in self._blobs.values())
+            rate = done / max(now - self._start, 1e-3)
+            parts = " ".join(f"{d[7:19]} {100 * s // max(t, 1)}%" for d, (s, t) in self._blobs.items())
+            click.echo(f"\r\x1b[Kpushing {parts}  {_human(done)}/{_human(size)} {_human(rate)}/s",
+                       err=True, nl=False)
+
+    def finish(self) -> None:
+        if self._blobs:
+            click.echo("", err=True)
+
+
+@main.command("login")
+@click.argument("registry")
+@click.option("-u", "--username", prompt=True, help="User name.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option("--insecure-registry", "insecure", is_flag=True, help="Allow plain HTTP or unverified TLS.")
+@click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="CA certificate (PEM) to verify the registry with.")
+@click.option("--authfile", type=click.Path(path_type=Path),
+              help="auth.json to write (default: where podman, buildah and skopeo read it).")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfile, verbose):
+    """Check credentials against REGISTRY and store them for leango, podman, buildah and skopeo.
+
+    The password is read from standard input with --password-stdin, else prompted for;
+    it is never printed or passed on the command line.
+    """
+    _setup_logging(verbose, False)
+    from oci.registry.credentials import Credential, auth_file_paths, store_login
+    from oci.sinks.registry import check_login
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True)
+    if not password:
+        _fail(OciError("empty password"), EXIT_USAGE)
+    host = registry.split("://", 1)[-1].rstrip("/")
+    options = _registry_options((host,) if insecure else (), registry_ca)
+    try:
+        check_login(host, Credential(username, password), options)
+        path = authfile or auth_file_paths(os.environ, Path.home(), os.getuid(), for_write=True)[0]
+        store_login(path, host, username, password)
+    except OciError as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    except OSError as exc:
+        _fail(OciError(f"cannot write credentials: {exc}"), EXIT_BUILD_FAILED)
+    click.echo(f"Login succeeded: credentials for {host} stored in {path}", err=True)

@@ -12,6 +12,7 @@ import certifi
 from oci import Image, Index, Platform, Reference
 from oci.sinks.archive import write_oci_archive
 from oci.sinks.docker_archive import write_docker_archive
+from oci.sinks import registry as registry_sink
 from oci.sinks.layout import write_layout
 
 from . import gobuild
@@ -34,6 +35,7 @@ class BuildResult:
     references: tuple[Reference, ...]
     toolchain: Toolchain
     outputs: dict[str, str]
+    pushed: tuple = ()
 
     @property
     def digest(self):
@@ -91,7 +93,7 @@ def _compile_error(platform: Platform, output: str, pkg: GoPackage) -> CompileEr
     return CompileError(f"go build failed for {platform}:\n{output.strip()}", hint)
 
 
-def build(spec: BuildSpec, runner: Runner) -> BuildResult:
+def build(spec: BuildSpec, runner: Runner, progress=None) -> BuildResult:
     pkg = find_package(spec.source)
     name = check_binary_name(spec.binary_name or pkg.default_binary_name)
     toolchain = find_toolchain(runner, spec.goroot)
@@ -104,8 +106,15 @@ def build(spec: BuildSpec, runner: Runner) -> BuildResult:
             check_static(binary.path, elf_machine(binary.platform), f"{name} ({binary.platform})")
         artifact = containerize(binaries, base, work / "layers", user=spec.user)
         outputs = write_outputs(spec, artifact)
+        pushed = tuple(push_artifact(spec, artifact, progress)) if spec.push else ()
     refs = tuple(r.with_digest(artifact.digest) for r in spec.references)
-    return BuildResult(artifact, refs, toolchain, outputs)
+    return BuildResult(artifact, refs, toolchain, outputs, pushed)
+
+
+def push_artifact(spec: BuildSpec, artifact, progress=None):
+    opts = spec.push
+    return registry_sink.push(artifact, spec.references, credentials=opts.credentials,
+                              options=opts.registry, mount_from=opts.mount_from, progress=progress)
 
 
 def write_outputs(spec: BuildSpec, artifact: Image | Index) -> dict[str, str]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from oci import Platform, Reference
 from oci.layer import COMPRESSIONS
+from oci.registry.credentials import CredentialSources
+from oci.registry.transport import RegistryOptions
 
 from .errors import SpecError
 
@@ -28,6 +30,14 @@ class Outputs:
 
 
 @dataclass(frozen=True)
+class PushOptions:
+    """Where and how to push; credentials are located, never carried, here."""
+    credentials: CredentialSources = field(default_factory=CredentialSources)
+    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    mount_from: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BuildSpec:
     source: Path
     cache_dir: Path
@@ -44,8 +54,11 @@ class BuildSpec:
     compression: str = "gzip"
     user: str = "65532:65532"
     source_date_epoch: int = 0
+    push: PushOptions | None = None
 
     def __post_init__(self) -> None:
+        if self.push is not None and not self.references:
+            raise SpecError("--push needs at least one --tag naming where to push")
         if not self.platforms:
             raise SpecError("at least one platform is required")
         if len(set(self.platforms)) != len(self.platforms):

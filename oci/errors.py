@@ -36,4 +36,13 @@ class TarError(OciError):
 
 
 class RegistryError(OciError):
-    """A registry rejected a request or could not be reached."""
+    """A registry rejected a request or could not be reached.
+
+    status is the HTTP status (None for transport failures), code the first OCI
+    error code from the body (e.g. DENIED, NAME_UNKNOWN), when there was one.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.code = code

@@ -1,0 +1,1 @@
+"""A registry client built for pushing: credentials, auth, transport, uploads, manifests."""

@@ -1,0 +1,206 @@
+"""Find registry credentials the way docker, podman, buildah and skopeo do.
+
+Sources, most important first (containers-auth.json(5), docker config.json):
+  1. containers auth.json files: $REGISTRY_AUTH_FILE, else ${XDG_RUNTIME_DIR}/containers/auth.json,
+     then ~/.config/containers/auth.json;
+  2. docker config: $DOCKER_CONFIG/config.json, else ~/.docker/config.json.
+Within one file: credHelpers[host] > credsStore > auths[key]. auth.json keys may
+name a namespace ("host/team/app"): the most specific key wins. A configured
+helper that is missing is an error for that host — credentials are never sent
+elsewhere instead (CVE-2021-41092).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Mapping
+
+from ..errors import RegistryError
+
+DOCKER_HUB_KEY = "https://index.docker.io/v1/"
+_HUB_ALIASES = {"index.docker.io", "registry-1.docker.io", "docker.io"}
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str = ""
+    password: str = field(default="", repr=False)
+    identity_token: str = field(default="", repr=False)  # OAuth2 refresh token
+    registry_token: str = field(default="", repr=False)  # a bearer token used as is
+
+    @property
+    def anonymous(self) -> bool:
+        return not (self.username or self.password or self.identity_token or self.registry_token)
+
+    def __repr__(self) -> str:  # never show secrets, even in a traceback
+        return f"Credential(username={self.username!r}, secret={'***' if not self.anonymous else ''!r})"
+
+
+ANONYMOUS = Credential()
+
+
+@dataclass(frozen=True)
+class CredentialSources:
+    auth_files: tuple[Path, ...] = ()
+    docker_config: Path | None = None
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], home: Path, uid: int) -> CredentialSources:
+        return cls(tuple(auth_file_paths(environ, home, uid, for_write=False)),
+                   docker_config_path(environ, home))
+
+
+def auth_file_paths(environ: Mapping[str, str], home: Path, uid: int, *, for_write: bool) -> list[Path]:
+    """containers/image's auth.json locations; the first is where `login` writes."""
+    if environ.get("REGISTRY_AUTH_FILE"):
+        return [Path(environ["REGISTRY_AUTH_FILE"])]
+    paths = []
+    if environ.get("XDG_RUNTIME_DIR"):
+        paths.append(Path(environ["XDG_RUNTIME_DIR"]) / "containers" / "auth.json")
+    elif uid == 0:
+        paths.append(Path("/run/containers/0/auth.json"))
+    if not for_write or not paths:
+        config_home = Path(environ.get("XDG_CONFIG_HOME") or home / ".config")
+        paths.append(config_home / "containers" / "auth.json")
+    return paths
+
+
+def docker_config_path(environ: Mapping[str, str], home: Path) -> Path:
+    base = Path(environ["DOCKER_CONFIG"]) if environ.get("DOCKER_CONFIG") else home / ".docker"
+    return base / "config.json"
+
+
+def normalise_key(key: str, *, keep_path: bool) -> str:
+    """'https://host:5000/v1/' → 'host:5000'; Docker Hub's legacy key → 'docker.io'."""
+    for prefix in ("https://", "http://"):
+        if key.startswith(prefix):
+            key = key[len(prefix):]
+    key = key.rstrip("/")
+    host, _, path = key.partition("/")
+    if host in _HUB_ALIASES:
+        host, path = "docker.io", "" if path in ("v1", "v2") else path
+    return f"{host}/{path}" if keep_path and path else host
+
+
+def _candidates(registry: str, repository: str) -> list[str]:
+    parts = repository.split("/")
+    return [f"{registry}/{'/'.join(parts[:i])}" for i in range(len(parts), 0, -1)] + [registry]
+
+
+def _decode_auth(entry: dict, where: str) -> Credential:
+    if entry.get("identitytoken"):
+        return Credential(username=entry.get("username", ""), identity_token=entry["identitytoken"])
+    if entry.get("registrytoken"):
+        return Credential(registry_token=entry["registrytoken"])
+    if entry.get("auth"):
+        try:
+            user, sep, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            raise RegistryError(f"{where}: malformed 'auth' value") from None
+        if not sep:
+            raise RegistryError(f"{where}: malformed 'auth' value (expected base64 of user:password)")
+        return Credential(user, password)
+    if entry.get("username") and entry.get("password"):
+        return Credential(entry["username"], entry["password"])
+    return ANONYMOUS
+
+
+HelperRunner = Callable[[list[str], str], "subprocess.CompletedProcess[str]"]
+
+
+def run_helper(argv: list[str], stdin: str) -> subprocess.CompletedProcess:
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _from_helper(helper: str, registry: str, run: HelperRunner) -> Credential:
+    binary = f"docker-credential-{helper}"
+    server = DOCKER_HUB_KEY if registry == "docker.io" else registry
+    try:
+        proc = run([binary, "get"], server)
+    except FileNotFoundError:
+        raise RegistryError(f"credential helper {binary} for {registry} is not installed or not on PATH; "
+                            "no credentials were sent") from None
+    except subprocess.TimeoutExpired:
+        raise RegistryError(f"credential helper {binary} for {registry} timed out") from None
+    if proc.returncode != 0:
+        if "credentials not found" in (proc.stdout + proc.stderr).lower():
+            return ANONYMOUS
+        raise RegistryError(f"credential helper {binary} failed for {registry} (exit {proc.returncode})")
+    try:
+        data = json.loads(proc.stdout)
+        username, secret = data["Username"], data["Secret"]
+    except (ValueError, KeyError, TypeError):
+        raise RegistryError(f"credential helper {binary} returned malformed output for {registry}") from None
+    if username == "<token>":
+        return Credential(identity_token=secret)
+    return Credential(username, secret)
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise RegistryError(f"cannot read credentials file {path}: {exc}") from None
+    if not isinstance(data, dict):
+        raise RegistryError(f"credentials file {path} is not a JSON object")
+    return data
+
+
+def _from_file(data: dict, path: Path, registry: str, repository: str, keep_path: bool,
+               run: HelperRunner) -> Credential | None:
+    helpers = {normalise_key(k, keep_path=False): v for k, v in (data.get("credHelpers") or {}).items()}
+    if registry in helpers:
+        return _from_helper(helpers[registry], registry, run)
+    if data.get("credsStore"):
+        cred = _from_helper(data["credsStore"], registry, run)
+        if not cred.anonymous:
+            return cred
+    auths = {}
+    for key, entry in (data.get("auths") or {}).items():
+        auths.setdefault(normalise_key(key, keep_path=keep_path), entry)
+    for candidate in _candidates(registry, repository):
+        if candidate in auths and isinstance(auths[candidate], dict):
+            return _decode_auth(auths[candidate], f"{path} [{candidate}]")
+    return None
+
+
+def resolve(sources: CredentialSources, registry: str, repository: str,
+            run: HelperRunner = run_helper) -> Credential:
+    """The credential for registry/repository, or ANONYMOUS when none is configured."""
+    files = [(p, True) for p in sources.auth_files]
+    if sources.docker_config:
+        files.append((sources.docker_config, False))
+    for path, keep_path in files:
+        data = _load(path)
+        if data is None:
+            continue
+        cred = _from_file(data, path, registry, repository, keep_path, run)
+        if cred is not None:
+            return cred
+    return ANONYMOUS
+
+
+def store_login(path: Path, registry: str, username: str, password: str) -> None:
+    """Record credentials in an auth.json (mode 0600), as `podman login` does."""
+    data = _load(path) or {}
+    auths = data.setdefault("auths", {})
+    token = base64.b64encode(f"{username}:{password}".encode()).decode()
+    auths[registry] = {"auth": token}
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

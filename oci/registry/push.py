@@ -1,0 +1,101 @@
+"""Push an Image or Index: blobs (in parallel), then manifests, then tags.
+
+Ordering (checklist 8): no manifest is PUT before every blob it names is
+confirmed; an index only after all its child manifests. The bytes PUT are the
+bytes hashed, with Content-Type equal to their mediaType (principle 1), and
+the registry's Docker-Content-Digest, when sent, must agree.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+from .. import mediatypes
+from ..blob import Blob
+from ..errors import RegistryError
+from .transport import Transport
+from .upload import BlobOutcome, BlobUploader, Progress
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PushReport:
+    digest: str
+    tags: list[str]
+    blobs: list[BlobOutcome] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for b in self.blobs if b.action == action)
+
+    @property
+    def bytes_uploaded(self) -> int:
+        return sum(b.size for b in self.blobs if b.action == "uploaded")
+
+
+class Pusher:
+    def __init__(self, transport: Transport, repository: str, *, mount_from: tuple[str, ...] = (),
+                 progress: Progress | None = None):
+        self.t = transport
+        self.repo = repository
+        self.mount_from = tuple(m for m in mount_from if m != repository)
+        self.progress = progress
+        self.cancel = threading.Event()
+        self.uploader = BlobUploader(transport, repository, cancel=self.cancel, progress=progress,
+                                     chunk_size=transport.options.chunk_size)
+
+    def push(self, artifact, tags: tuple[str, ...]) -> PushReport:
+        report = PushReport(str(artifact.digest), list(tags))
+        report.blobs = self._push_blobs(_unique(artifact.blobs()))
+        is_index = artifact.descriptor.media_type in mediatypes.INDEX_TYPES
+        children = [img.root for img in artifact.images()] if is_index else []
+        for child in children:
+            self.put_manifest(child, str(child.digest))
+        for ref in tags or (str(artifact.digest),):
+            self.put_manifest(artifact.root, ref)
+        return report
+
+    def _push_blobs(self, blobs: list[Blob]) -> list[BlobOutcome]:
+        workers = max(1, min(self.t.options.concurrency, len(blobs)))
+        self.t.ping()  # once, before the threads share the connection settings
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leango-push") as pool:
+            futures = [pool.submit(self.uploader.push, blob, self.mount_from) for blob in blobs]
+            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
+            failed = [f for f in done if f.exception() is not None]
+            if failed:
+                self.cancel.set()  # running uploads stop at their next read; queued ones never start
+                for f in futures:
+                    f.cancel()
+                raise _first_real_error(failed)
+        return [f.result() for f in futures]
+
+    def put_manifest(self, blob: Blob, reference: str) -> None:
+        url = self.t.url(f"/v2/{self.repo}/manifests/{reference}")
+        data = blob.data if blob.data is not None else blob.open().read()
+        headers = {"Content-Type": blob.descriptor.media_type}
+        resp = self.t.request("PUT", url, scopes=(f"repository:{self.repo}:pull,push",),
+                              expect=(201,), headers=headers, body=data)
+        resp.close()
+        echoed = resp.headers.get("Docker-Content-Digest")
+        if echoed and echoed != str(blob.digest):
+            raise RegistryError(f"registry stored manifest {reference} as {echoed}, "
+                                f"but we sent {blob.digest}")
+        log.debug("put manifest %s (%s)", reference, blob.digest)
+
+
+def _unique(blobs) -> list[Blob]:
+    seen, out = set(), []
+    for blob in blobs:
+        if blob.digest not in seen:
+            seen.add(blob.digest)
+            out.append(blob)
+    return out
+
+
+def _first_real_error(failed) -> BaseException:
+    from .upload import Cancelled
+    errors = [f.exception() for f in failed]
+    return next((e for e in errors if not isinstance(e, Cancelled)), errors[0])

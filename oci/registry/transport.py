@@ -1,0 +1,301 @@
+"""HTTP to one registry: scheme and TLS choice, timeouts, retries, auth, errors.
+
+Retry policy (checklist 11-15): 429 waits for Retry-After; 408/500/502/503/504
+and connection failures back off exponentially with jitter, up to
+max_attempts; other 4xx fail at once with the registry's error code and message.
+A request body comes from an opener, so every attempt re-sends from byte 0.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import random
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+from urllib.parse import urlencode, urlsplit
+
+import requests
+
+from ..errors import RegistryError
+from .auth import Authorizer, Challenge, basic_header
+from .credentials import Credential
+
+log = logging.getLogger(__name__)
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+MAX_ERROR_BODY = 1 << 20
+USER_AGENT = "leango/0.1"
+
+
+class _RedactQueries(logging.Filter):
+    """urllib3 logs request lines at DEBUG; strip their queries (upload _state,
+    signed-URL parameters) so debug output never carries secrets (checklist 26)."""
+
+    _QUERY = re.compile(r"\?[^\s\"]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(self._QUERY.sub("?…", a) if isinstance(a, str) else a
+                                for a in record.args)
+        record.msg = self._QUERY.sub("?…", str(record.msg))
+        return True
+
+
+logging.getLogger("urllib3.connectionpool").addFilter(_RedactQueries())
+
+
+@dataclass(frozen=True)
+class RegistryOptions:
+    insecure_hosts: tuple[str, ...] = ()  # plain http / unverified TLS allowed for these
+    ca_file: Path | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 120.0
+    max_attempts: int = 5
+    backoff_base: float = 0.5
+    backoff_max: float = 8.0
+    max_retry_after: float = 60.0
+    concurrency: int = 3
+    chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
+    proxies: tuple[tuple[str, str], ...] = ()
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+
+def is_loopback(host: str) -> bool:
+    """host is "name[:port]" or "[v6][:port]"; true for localhost and loopback IPs."""
+    name = urlsplit(f"//{host}").hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def redact(url: str) -> str:
+    """A URL fit for logs and messages: no query (upload _state, signatures)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
+
+
+def oci_error(resp: requests.Response) -> tuple[str, str]:
+    """(code, message) from an OCI error body, read at most MAX_ERROR_BODY bytes."""
+    try:
+        raw = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if resp.raw else b""
+    except Exception:  # noqa: BLE001 - a broken error body must not hide the status
+        raw = b""
+    try:
+        errors = json.loads(raw).get("errors") or []
+        first = errors[0]
+        return str(first.get("code", "")), str(first.get("message", ""))
+    except (ValueError, AttributeError, IndexError, TypeError):
+        text = raw[:200].decode("utf-8", "replace").strip()
+        return "", "" if text.lstrip().startswith("<") else text
+
+
+def retry_after(resp: requests.Response, cap: float) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        when = email.utils.parsedate_to_datetime(value)
+        seconds = when.timestamp() - time.time() if when else 0.0
+    return max(0.0, min(seconds, cap))
+
+
+class Transport:
+    """Requests to one registry host; safe to share between threads."""
+
+    def __init__(self, host: str, credential: Credential, options: RegistryOptions):
+        self.host = host
+        self.options = options
+        self.session = requests.Session()
+        self.session.trust_env = False  # no .netrc or env proxies behind our back
+        self.session.proxies = dict(options.proxies)
+        self.session.headers["User-Agent"] = USER_AGENT
+        self.insecure = host in options.insecure_hosts
+        self.verify: bool | str = str(options.ca_file) if options.ca_file else True
+        self.base = ""
+        self._warned: set[str] = set()
+        self._lock = threading.Lock()
+        self.auth = Authorizer(f"https://{host}", credential, self._fetch_token)
+
+    # -- connection set-up -------------------------------------------------
+    def ping(self) -> None:
+        """Choose https/http and learn the auth challenge from GET /v2/."""
+        if self.base:
+            return
+        may_fall_back = self.insecure or is_loopback(self.host)
+        verify = False if self.insecure else self.verify
+        try:
+            resp = self._send("GET", f"https://{self.host}/v2/", {}, None, verify=verify)
+            self.base, self.verify = f"https://{self.host}", verify
+        except requests.exceptions.SSLError as exc:
+            if not may_fall_back or "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate" in str(exc).lower():
+                raise self._tls_error(exc) from None
+            resp = self._plain_http_ping()
+        except requests.exceptions.ConnectionError as exc:
+            if not may_fall_back:
+                raise RegistryError(f"cannot connect to {self.host}: {_reason(exc)}") from None
+            resp = self._plain_http_ping()
+        self.auth.registry_url = self.base
+        if resp.status_code == 401:
+            self.auth.learn(resp.headers.get("WWW-Authenticate", ""))
+        elif resp.status_code not in (200, 404):
+            raise RegistryError(f"{self.host}/v2/ answered {resp.status_code}", status=resp.status_code)
+
+    def _plain_http_ping(self) -> requests.Response:
+        log.debug("%s does not speak TLS; using plain http (loopback or --insecure-registry)", self.host)
+        try:
+            resp = self._send("GET", f"http://{self.host}/v2/", {}, None, verify=True)
+        except requests.exceptions.ConnectionError as exc:
+            raise RegistryError(f"cannot connect to {self.host}: {_reason(exc)}") from None
+        self.base = f"http://{self.host}"
+        return resp
+
+    def _tls_error(self, exc: Exception) -> RegistryError:
+        return RegistryError(f"TLS verification failed for {self.host}: {_reason(exc)} "
+                             "(pass --registry-ca FILE with the registry's CA, or --insecure-registry "
+                             f"{self.host} to skip verification)")
+
+    # -- requests ------------------------------------------------------------
+    def url(self, path: str, **query: str) -> str:
+        return f"{self.base}{path}" + (f"?{urlencode(query)}" if query else "")
+
+    def _send(self, method, url, headers, body, *, verify=None) -> requests.Response:
+        data = body() if callable(body) else body
+        try:
+            return self.session.request(
+                method, url, headers=headers, data=data, stream=True, allow_redirects=False,
+                timeout=(self.options.connect_timeout, self.options.read_timeout),
+                verify=self.verify if verify is None else verify)
+        finally:
+            if data is not None and hasattr(data, "close"):
+                data.close()
+
+    def request(self, method: str, url: str, *, scopes: tuple[str, ...], expect: tuple[int, ...],
+                headers: dict | None = None, body=None, retry: bool = True) -> requests.Response:
+        """Send with auth and retries; return a response whose status is in expect, else raise.
+
+        body is bytes or a zero-argument callable returning a fresh file-like object.
+        """
+        self.ping()
+        same_host = urlsplit(url).netloc == urlsplit(self.base).netloc
+        attempt, auth_retries, authz = 0, 0, None
+        while True:
+            attempt += 1
+            hdrs = dict(headers or {})
+            if same_host:
+                authz = authz or self.auth.header(scopes)
+                if authz:
+                    hdrs["Authorization"] = authz
+            try:
+                resp = self._send(method, url, hdrs, body)
+            except requests.exceptions.SSLError as exc:
+                raise self._tls_error(exc) from None
+            except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+                if not retry or attempt >= self.options.max_attempts:
+                    raise RegistryError(f"{method} {redact(url)} failed after {attempt} attempt(s): "
+                                        f"{_reason(exc)}") from None
+                self._backoff(attempt, f"{method} {redact(url)}: {_reason(exc)}")
+                continue
+            self._warnings(resp)
+            if resp.status_code in expect:
+                if method != "GET":
+                    _ = resp.content  # small; reading it lets the connection be reused
+                return resp
+            if resp.status_code == 401 and same_host and auth_retries < 2:
+                auth_retries += 1
+                sent = hdrs.get("Authorization")
+                authz = self.auth.on_unauthorized(resp.headers.get("WWW-Authenticate", ""), scopes, sent)
+                resp.close()
+                continue
+            if retry and resp.status_code in RETRY_STATUSES and attempt < self.options.max_attempts:
+                wait = retry_after(resp, self.options.max_retry_after) if resp.status_code == 429 else None
+                resp.close()
+                self._backoff(attempt, f"{method} {redact(url)}: HTTP {resp.status_code}", wait)
+                continue
+            raise self.error(method, url, resp, attempt)
+
+    def error(self, method: str, url: str, resp: requests.Response, attempts: int = 1) -> RegistryError:
+        code, message = oci_error(resp)
+        resp.close()
+        detail = f"{code}: {message}" if code else (message or resp.reason or "")
+        tries = f" after {attempts} attempts" if attempts > 1 else ""
+        if resp.status_code == 401:
+            detail = (detail + "; " if detail else "") + "authentication failed"
+        return RegistryError(f"{method} {redact(url)} returned HTTP {resp.status_code}{tries}"
+                             + (f" ({detail})" if detail else ""), status=resp.status_code, code=code)
+
+    def _backoff(self, attempt: int, why: str, wait: float | None = None) -> None:
+        if wait is None:
+            ceiling = min(self.options.backoff_max, self.options.backoff_base * 2 ** (attempt - 1))
+            wait = ceiling / 2 + random.uniform(0, ceiling / 2)
+        log.info("retrying in %.1fs (%s)", wait, why)
+        self.options.sleep(wait)
+
+    def _warnings(self, resp: requests.Response) -> None:
+        # distribution spec: Warning: 299 - "text" headers are shown once each.
+        for value in resp.raw.headers.getlist("Warning") if resp.raw is not None else []:
+            if value.startswith("299 ") and value not in self._warned:
+                with self._lock:
+                    self._warned.add(value)
+                log.warning("registry %s: %s", self.host, value[4:].strip().lstrip("-").strip().strip('"'))
+
+    # -- tokens ----------------------------------------------------------------
+    def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...], cred: Credential) -> str:
+        realm, service = challenge.get("realm"), challenge.get("service")
+        scope_list = list(scopes) or [s for s in challenge.get("scope").split(" ") if s]
+        if cred.identity_token:
+            resp = self._token_request("POST", realm, data={
+                "grant_type": "refresh_token", "refresh_token": cred.identity_token,
+                "service": service, "scope": " ".join(scope_list), "client_id": "leango"})
+            if resp.status_code not in (404, 405):
+                return self._token_from(resp, realm)
+            resp.close()
+        params = [("service", service)] if service else []
+        params += [("scope", s) for s in scope_list]
+        headers = {}
+        if cred.username and cred.password:
+            headers["Authorization"] = basic_header(cred)
+        return self._token_from(self._token_request("GET", realm, params=params, headers=headers), realm)
+
+    def _token_request(self, method, realm, **kw) -> requests.Response:
+        try:
+            return self.session.request(method, realm, timeout=(self.options.connect_timeout,
+                                        self.options.read_timeout), verify=self.verify,
+                                        allow_redirects=False, **kw)
+        except requests.exceptions.RequestException as exc:
+            raise RegistryError(f"token request to {redact(realm)} failed: {_reason(exc)}") from None
+
+    def _token_from(self, resp: requests.Response, realm: str) -> str:
+        if resp.status_code != 200:
+            code, message = oci_error(resp)
+            raise RegistryError(f"token request to {redact(realm)} returned HTTP {resp.status_code}"
+                                + (f" ({code or message})" if code or message else "")
+                                + ("; check your credentials" if resp.status_code in (401, 403) else ""),
+                                status=resp.status_code, code=code)
+        try:
+            data = resp.json()
+            token = data.get("token") or data.get("access_token")
+        except ValueError:
+            token = None
+        if not token:
+            raise RegistryError(f"token response from {redact(realm)} has no token")
+        return token
+
+
+def _reason(exc: Exception) -> str:
+    text = str(exc)
+    for marker in ("certificate verify failed", "Connection refused", "Read timed out",
+                   "Connection reset", "Connection aborted", "timed out", "Name or service not known"):
+        if marker.lower() in text.lower():
+            return marker.lower() if marker[0].isupper() else marker
+    return type(exc).__name__

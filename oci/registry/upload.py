@@ -1,0 +1,222 @@
+"""Blob upload (distribution spec "Pushing blobs"): HEAD, mount, POST → PUT or PATCH…PUT.
+
+Each attempt starts a fresh upload session and sends the blob from byte 0;
+a session we abandon is DELETEd (and a failure to delete ignored). A blob is
+only reported pushed after a HEAD shows the registry holds it at the right size.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+from urllib.parse import quote, urljoin, urlsplit
+
+from ..blob import Blob
+from ..errors import RegistryError
+from .auth import check_redirect_target
+from .transport import RETRY_STATUSES, Transport, redact, retry_after
+
+log = logging.getLogger(__name__)
+Progress = Callable[[str, int, int], None]  # (digest, bytes sent, total)
+
+
+class Cancelled(RegistryError):
+    """Another upload of the same push failed; this one stopped."""
+
+
+class BodyReader:
+    """A blob reader that reports progress and stops when the push is cancelled."""
+
+    def __init__(self, src: BinaryIO, length: int, digest: str, progress: Progress | None,
+                 cancel: threading.Event, start: int = 0, total: int = 0):
+        self.src, self.remaining, self.digest = src, length, digest
+        self.total = total or start + length
+        self.progress, self.cancel, self.sent = progress, cancel, start
+
+    def read(self, n: int = -1) -> bytes:
+        if self.cancel.is_set():
+            raise Cancelled("upload cancelled")
+        n = self.remaining if n is None or n < 0 else min(n, self.remaining)
+        data = self.src.read(n) if n else b""
+        self.remaining -= len(data)
+        self.sent += len(data)
+        if self.progress and data:
+            self.progress(self.digest, self.sent, self.total)
+        return data
+
+    def __len__(self) -> int:
+        return self.remaining
+
+    def close(self) -> None:
+        self.src.close()
+
+
+@dataclass
+class BlobOutcome:
+    digest: str
+    size: int
+    action: str  # "exists", "mounted" or "uploaded"
+
+
+def with_digest(location: str, digest: str) -> str:
+    """Append digest= to an upload URL, keeping its query (e.g. _state) as it is."""
+    sep = "&" if urlsplit(location).query else "?"
+    return f"{location}{sep}digest={quote(digest, safe='')}"
+
+
+class BlobUploader:
+    def __init__(self, transport: Transport, repository: str, *, cancel: threading.Event,
+                 progress: Progress | None = None, chunk_size: int = 0):
+        self.t, self.repo, self.cancel = transport, repository, cancel
+        self.progress, self.chunk_size = progress, chunk_size
+        self.scopes = (f"repository:{repository}:pull,push",)
+        self.min_chunk = 0
+
+    def exists(self, blob: Blob) -> bool:
+        url = self.t.url(f"/v2/{self.repo}/blobs/{blob.digest}")
+        resp = self.t.request("HEAD", url, scopes=self.scopes, expect=(200, 404))
+        resp.close()
+        if resp.status_code == 404:
+            return False
+        length = resp.headers.get("Content-Length")
+        if length is not None and int(length) != blob.size:
+            raise RegistryError(f"registry holds {blob.digest} with size {length}, expected {blob.size}")
+        return True
+
+    def push(self, blob: Blob, mount_from: tuple[str, ...] = ()) -> BlobOutcome:
+        if self.exists(blob):
+            return BlobOutcome(str(blob.digest), blob.size, "exists")
+        for source in mount_from:
+            location = self._mount(blob, source)
+            if location is None:
+                return BlobOutcome(str(blob.digest), blob.size, "mounted")
+            self._delete(location)  # 202: mount refused; fall back to a normal upload
+        self._upload_with_retries(blob)
+        if not self.exists(blob):
+            raise RegistryError(f"registry does not hold {blob.digest} after uploading it")
+        return BlobOutcome(str(blob.digest), blob.size, "uploaded")
+
+    def _mount(self, blob: Blob, source: str) -> str | None:
+        url = self.t.url(f"/v2/{self.repo}/blobs/uploads/", mount=str(blob.digest), **{"from": source})
+        scopes = (*self.scopes, f"repository:{source}:pull")
+        resp = self.t.request("POST", url, scopes=scopes, expect=(201, 202))
+        resp.close()
+        if resp.status_code == 201:
+            log.debug("mounted %s from %s", blob.digest, source)
+            return None
+        return self._location(url, resp)
+
+    def _start(self) -> str:
+        url = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
+        resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,))
+        resp.close()
+        minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
+        if minimum.isdigit():
+            self.min_chunk = int(minimum)
+        return self._location(url, resp)
+
+    def _location(self, request_url: str, resp) -> str:
+        location = resp.headers.get("Location")
+        if not location:
+            raise RegistryError(f"POST {redact(request_url)} returned no Location header")
+        # Relative forms ("/v2/…", "uploads/u") resolve against the request URL (RFC 3986).
+        absolute = urljoin(request_url, location)
+        check_redirect_target(self.t.base, absolute, "upload location")
+        return absolute
+
+    def _delete(self, location: str) -> None:
+        try:
+            self.t.request("DELETE", location, scopes=self.scopes, expect=(204, 200, 202, 404),
+                           retry=False).close()
+        except RegistryError as exc:
+            log.debug("could not cancel upload session: %s", exc)
+
+    def _upload_with_retries(self, blob: Blob) -> None:
+        opts = self.t.options
+        for attempt in range(1, opts.max_attempts + 1):
+            location = self._start()
+            try:
+                if self.chunk_size:
+                    self._chunked(blob, location)
+                else:
+                    self._monolithic(blob, location)
+                return
+            except _Retryable as exc:
+                self._delete(location)
+                if attempt == opts.max_attempts:
+                    raise RegistryError(f"uploading {blob.digest} failed after {attempt} attempts: "
+                                        f"{exc}", status=exc.status) from None
+                self.t._backoff(attempt, f"upload of {blob.digest}: {exc}", exc.wait)
+            except BaseException:
+                self._delete(location)
+                raise
+
+    def _monolithic(self, blob: Blob, location: str) -> None:
+        url = with_digest(location, str(blob.digest))
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
+        body = lambda: BodyReader(blob.open(), blob.size, str(blob.digest), self.progress, self.cancel)  # noqa: E731
+        self._send_once("PUT", url, headers, body, (201,))
+
+    def _send_once(self, method, url, headers, body, expect):
+        try:
+            resp = self.t.request(method, url, scopes=self.scopes, expect=expect, headers=headers,
+                                  body=body, retry=False)
+        except Cancelled:
+            raise
+        except RegistryError as exc:
+            if exc.status is None or exc.status in RETRY_STATUSES:
+                raise _Retryable(str(exc), exc.status) from None
+            raise
+        if resp.status_code == 429 or resp.status_code in RETRY_STATUSES:
+            raise _Retryable(f"HTTP {resp.status_code}", resp.status_code, retry_after(resp, 60))
+        return resp
+
+    def _chunked(self, blob: Blob, location: str) -> None:
+        offset, size, recoveries = 0, blob.size, 0
+        step = max(self.chunk_size, self.min_chunk, 1)
+        while offset < size:
+            length = min(step, size - offset)
+            resp = self._patch(blob, location, offset, length)
+            if resp.status_code == 416:
+                resp.close()
+                recoveries += 1
+                if recoveries > self.t.options.max_attempts:  # bounded: never loop
+                    raise _Retryable("too many HTTP 416 answers; restarting", 416)
+                offset, location = self._resume_point(location, offset, size)
+                continue
+            location = self._location(location, resp) if resp.headers.get("Location") else location
+            resp.close()
+            offset += length
+        url = with_digest(location, str(blob.digest))
+        self._send_once("PUT", url, {"Content-Length": "0"}, b"", (201,)).close()
+
+    def _patch(self, blob: Blob, location: str, offset: int, length: int):
+        def body():
+            src = blob.open()
+            src.seek(offset)
+            return BodyReader(src, length, str(blob.digest), self.progress, self.cancel, offset, blob.size)
+        headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length),
+                   "Content-Range": f"{offset}-{offset + length - 1}"}
+        return self._send_once("PATCH", location, headers, body, (202, 416))
+
+    def _resume_point(self, location: str, offset: int, size: int) -> tuple[int, str]:
+        """After a 416, ask the registry how much it holds (GET → 204 Range: 0-N)."""
+        resp = self.t.request("GET", location, scopes=self.scopes, expect=(204,))
+        resp.close()
+        try:
+            position = int(resp.headers.get("Range", "").split("-", 1)[1]) + 1
+        except (IndexError, ValueError):
+            position = 0
+        if position == offset or not 0 <= position <= size:
+            # The position did not move (an ECR-like registry): restart rather than loop.
+            raise _Retryable(f"upload position stuck at {position} after HTTP 416; restarting", 416)
+        new_location = self._location(location, resp) if resp.headers.get("Location") else location
+        return position, new_location
+
+
+class _Retryable(Exception):
+    def __init__(self, message: str, status: int | None, wait: float | None = None):
+        super().__init__(message)
+        self.status, self.wait = status, wait
