@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import subprocess
 from dataclasses import dataclass
 from typing import Mapping, Protocol, Sequence
@@ -32,9 +33,15 @@ class Runner(Protocol):
 
 
 class SubprocessRunner:
+    # Registry credentials are leango's business, not its children's: buildah
+    # even fails `from scratch` when REGISTRY_AUTH_FILE names a missing file.
+    SCRUBBED = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG")
+
     def run(self, argv, *, env=None, cwd=None, timeout=None) -> Result:
         log.debug("run: %s", " ".join(argv))
-        proc = subprocess.run(list(argv), env=dict(env) if env is not None else None, cwd=cwd,
+        if env is None:
+            env = {k: v for k, v in os.environ.items() if k not in self.SCRUBBED}
+        proc = subprocess.run(list(argv), env=dict(env), cwd=cwd,
                               stdin=subprocess.DEVNULL, capture_output=True, text=True,
                               errors="replace", timeout=timeout, check=False)
         return Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)

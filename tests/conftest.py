@@ -50,3 +50,9 @@ def containerd(tmp_path_factory):
 def podman(tmp_path):
     from tests.support.peers import Podman
     return Podman(tmp_path / "podman")
+
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory) -> Path:
+    """One Go cache for the session, as a user's $XDG_CACHE_HOME/leango would be."""
+    return tmp_path_factory.mktemp("cache")

@@ -167,6 +167,7 @@ class Transport:
 
     # -- requests ------------------------------------------------------------
     def url(self, path: str, **query: str) -> str:
+        self.ping()  # the base URL (https or, for loopback/insecure, http) is known after it
         return f"{self.base}{path}" + (f"?{urlencode(query)}" if query else "")
 
     def _send(self, method, url, headers, body, *, verify=None) -> requests.Response:

@@ -53,12 +53,6 @@ class Built:
 
 
 @pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory) -> Path:
-    """One Go cache for the session, as a user's $XDG_CACHE_HOME/leango would be."""
-    return tmp_path_factory.mktemp("cache")
-
-
-@pytest.fixture(scope="session")
 def hello(tmp_path_factory, cache_dir) -> Built:
     require("buildah")
     out = tmp_path_factory.mktemp("hello")

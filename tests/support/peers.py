@@ -45,8 +45,9 @@ class Buildah:
         self.args = ["buildah", "--root", str(base / "root"), "--runroot", _short_dir(),
                      "--storage-driver", "vfs"]
 
-    def run_image(self, source: str, *argv: str, check=True) -> subprocess.CompletedProcess:
-        ctr = run([*self.args, "from", "--quiet", source]).stdout.strip().splitlines()[-1]
+    def run_image(self, source: str, *argv: str, check=True, tls=True) -> subprocess.CompletedProcess:
+        tls_flag = [] if tls else ["--tls-verify=false"]
+        ctr = run([*self.args, "from", "--quiet", *tls_flag, source]).stdout.strip().splitlines()[-1]
         try:
             cmd = [*self.args, "run", "--isolation", "chroot", ctr, "--", *argv]
             return run(cmd, check=check)
@@ -100,9 +101,10 @@ class Containerd:
         self.log.close()
 
 
-def skopeo_inspect(transport_ref: str, raw=False) -> dict:
+def skopeo_inspect(transport_ref: str, raw=False, tls_verify=True, extra=()) -> dict:
     require("skopeo")
-    args = ["skopeo", "inspect", *(["--raw"] if raw else []), transport_ref]
+    args = ["skopeo", "inspect", *(["--raw"] if raw else []), *extra,
+            *([] if tls_verify else ["--tls-verify=false"]), transport_ref]
     return json.loads(run(args).stdout)
 
 

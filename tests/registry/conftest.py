@@ -1,0 +1,60 @@
+"""Registries for the push tests: real distribution servers, a fault proxy, a fake."""
+
+from __future__ import annotations
+
+import pytest
+
+from oci.registry.credentials import CredentialSources
+from oci.registry.transport import RegistryOptions
+from oci.sinks.registry import push
+from tests.support.faultproxy import FaultProxy
+from tests.support.registry import RealRegistry, make_htpasswd
+from tests.support.tlsca import make_ca
+
+USER, PASSWORD = "ci-user", "s3cret-Pa55word"
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory) -> RealRegistry:
+    reg = RealRegistry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def registry_ca(tmp_path_factory):
+    return make_ca(tmp_path_factory.mktemp("registry-ca"))
+
+
+@pytest.fixture(scope="session")
+def secure_registry(tmp_path_factory, registry_ca) -> RealRegistry:
+    """TLS with a test CA and htpasswd Basic auth."""
+    base = tmp_path_factory.mktemp("secure-registry")
+    htpasswd = make_htpasswd(base / "htpasswd", USER, PASSWORD)
+    reg = RealRegistry(base, tls=(registry_ca.server_cert, registry_ca.server_key), htpasswd=htpasswd)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture
+def proxy(registry):
+    p = FaultProxy(registry.host)
+    yield p
+    p.close()
+
+
+@pytest.fixture
+def fast_options():
+    """Retries that keep tests quick but still go through every code path."""
+    return RegistryOptions(connect_timeout=2, read_timeout=3, max_attempts=4, backoff_base=0.05,
+                           backoff_max=0.2)
+
+
+@pytest.fixture
+def do_push():
+    def run(artifact, refs, *, sources=None, options=None, **kw):
+        from oci import parse_reference
+        refs = [parse_reference(r) if isinstance(r, str) else r for r in refs]
+        return push(artifact, refs, credentials=sources or CredentialSources(),
+                    options=options or RegistryOptions(), **kw)
+    return run

@@ -1,0 +1,144 @@
+"""TLS + htpasswd registry: credentials from every source, and clear failures."""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import stat
+
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import leango
+from tests.registry.conftest import PASSWORD, USER
+from tests.support.peers import skopeo_inspect
+
+
+@pytest.fixture
+def home(tmp_path):
+    """An isolated HOME: no credentials but the ones a test writes."""
+    h = tmp_path / "home"
+    (h / "run").mkdir(parents=True)
+    return h
+
+
+def _env(home, **extra):
+    env = {"HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"), "DOCKER_CONFIG": str(home / ".docker"),
+           "XDG_CONFIG_HOME": str(home / ".config")}
+    env.update(extra)
+    return env
+
+
+def _push(reg, ca, home, cache_dir, *extra, env=None, check=True, repo="auth/hello:v1"):
+    args = ["build", FIXTURES / "hello-world", "--tag", f"{reg.host}/{repo}", "--push", "--json", "-q",
+            "--cache-dir", cache_dir, *extra]
+    if ca is not None:
+        args += ["--registry-ca", ca.ca_cert]
+    return leango(*args, env=env or _env(home), check=check)
+
+
+def _auth(user=USER, password=PASSWORD):
+    return base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+    return path
+
+
+def test_docker_config_auths(secure_registry, registry_ca, home, cache_dir):
+    # Keys may carry a scheme and a trailing slash, as docker login writes them.
+    _write(home / ".docker" / "config.json", {"auths": {f"https://{secure_registry.host}/": {"auth": _auth()}}})
+    out = json.loads(_push(secure_registry, registry_ca, home, cache_dir).stdout)
+    assert out["pushed"][0]["reference"].startswith(f"{secure_registry.host}/auth/hello:v1@sha256:")
+
+
+def test_containers_auth_json(secure_registry, registry_ca, home, cache_dir):
+    authfile = _write(home / "elsewhere" / "auth.json", {"auths": {
+        f"{secure_registry.host}/other": {"auth": _auth(password="wrong")},  # a more specific, other namespace
+        f"{secure_registry.host}/authjson": {"auth": _auth()}}})
+    proc = _push(secure_registry, registry_ca, home, cache_dir, repo="authjson/app:v1",
+                 env=_env(home, REGISTRY_AUTH_FILE=str(authfile)))
+    assert json.loads(proc.stdout)["pushed"]
+
+
+def test_runtime_dir_auth_json_beats_docker_config(secure_registry, registry_ca, home, cache_dir):
+    _write(home / "run" / "containers" / "auth.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth(password="nope")}}})
+    assert json.loads(_push(secure_registry, registry_ca, home, cache_dir).stdout)["pushed"]
+
+
+def test_credential_helper(secure_registry, registry_ca, home, cache_dir, tmp_path):
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    helper = bindir / "docker-credential-leangotest"
+    helper.write_text("#!/bin/sh\nread server\n"
+                      f'[ "$1" = get ] && [ "$server" = "{secure_registry.host}" ] || exit 1\n'
+                      f"printf '{{\"ServerURL\":\"%s\",\"Username\":\"{USER}\",\"Secret\":\"{PASSWORD}\"}}' \"$server\"\n")
+    helper.chmod(helper.stat().st_mode | stat.S_IEXEC)
+    _write(home / ".docker" / "config.json", {"credHelpers": {secure_registry.host: "leangotest"}})
+    import os
+    env = _env(home, PATH=f"{bindir}:{os.environ['PATH']}")
+    assert json.loads(_push(secure_registry, registry_ca, home, cache_dir, env=env).stdout)["pushed"]
+
+
+def test_wrong_credentials(secure_registry, registry_ca, home, cache_dir):
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth(password="bad")}}})
+    proc = _push(secure_registry, registry_ca, home, cache_dir, check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert "authentication failed" in proc.stderr
+    assert "bad" not in proc.stderr and PASSWORD not in proc.stderr
+
+
+def test_no_credentials(secure_registry, registry_ca, home, cache_dir):
+    proc = _push(secure_registry, registry_ca, home, cache_dir, check=False)
+    assert proc.returncode == 1 and "no credentials were found" in proc.stderr
+
+
+def test_unknown_ca(secure_registry, home, cache_dir):
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
+    proc = _push(secure_registry, None, home, cache_dir, check=False)
+    assert proc.returncode == 1
+    assert "TLS verification failed" in proc.stderr and "--registry-ca" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_missing_helper_sends_nothing(proxy, home, cache_dir):
+    _write(home / ".docker" / "config.json", {
+        "auths": {proxy.host: {"auth": _auth()}},  # must NOT be used instead of the helper
+        "credHelpers": {proxy.host: "does-not-exist"}})
+    proc = leango("build", FIXTURES / "hello-world", "--tag", f"{proxy.host}/x:v1", "--push", "-q",
+                  "--cache-dir", cache_dir, env=_env(home), check=False)
+    assert proc.returncode == 1
+    assert "docker-credential-does-not-exist" in proc.stderr and "no credentials were sent" in proc.stderr
+    assert all(s.authorization is None for s in proxy.seen)
+
+
+def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home, cache_dir, tmp_path):
+    authfile = tmp_path / "login" / "auth.json"
+    base = ["login", secure_registry.host, "-u", USER, "--password-stdin", "--registry-ca",
+            str(registry_ca.ca_cert), "--authfile", str(authfile)]
+    import subprocess
+    import sys
+    from tests.conftest import REPO
+
+    def login(password):
+        return subprocess.run([sys.executable, "-m", "builder", *base], input=password + "\n", text=True,
+                              capture_output=True, env={**_env(home), "PYTHONPATH": str(REPO),
+                                                        "PATH": "/usr/bin:/bin"})
+    bad = login("wrong-password")
+    assert bad.returncode == 1 and "authentication failed" in bad.stderr and not authfile.exists()
+    good = login(PASSWORD)
+    assert good.returncode == 0, good.stderr
+    assert PASSWORD not in good.stderr + good.stdout
+    assert stat.S_IMODE(authfile.stat().st_mode) == 0o600
+    proc = _push(secure_registry, registry_ca, home, cache_dir, env=_env(home, REGISTRY_AUTH_FILE=str(authfile)))
+    digest = json.loads(proc.stdout)["digest"]
+    certs = tmp_path / "certs"
+    certs.mkdir()
+    shutil.copy(registry_ca.ca_cert, certs / "ca.crt")
+    info = skopeo_inspect(f"docker://{secure_registry.host}/auth/hello:v1",
+                          extra=[f"--authfile={authfile}", f"--cert-dir={certs}"])
+    assert info["Digest"] == digest

@@ -1,0 +1,81 @@
+"""Push to a real docker-registry (distribution 2.8) and read back with skopeo and buildah."""
+
+from __future__ import annotations
+
+import json
+
+from oci import Index, Platform
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import leango
+from tests.support.ocicheck import check_layout
+from tests.support.peers import Buildah, skopeo_inspect
+from tests.support.tools import require, run
+
+
+def test_build_push_pull_run(registry, tmp_path, cache_dir):
+    ref = f"{registry.host}/hello:v1"
+    proc = leango("build", FIXTURES / "hello-world", "--tag", ref, "--tag", f"{registry.host}/hello:latest",
+                  "--push", "--json", "--oci-archive", tmp_path / "h.tar", "--cache-dir", cache_dir)
+    result = json.loads(proc.stdout)
+    digest = result["digest"]
+    assert [p["reference"] for p in result["pushed"]] == [f"{ref}@{digest}", f"{registry.host}/hello:latest@{digest}"]
+    first = result["pushed"][0]
+    assert first["blobsUploaded"] + first["blobsExisting"] == 3
+    info = skopeo_inspect(f"docker://{ref}", tls_verify=False)
+    assert info["Digest"] == digest
+    # The offline output of the same run is the same image.
+    assert skopeo_inspect(f"oci-archive:{tmp_path / 'h.tar'}:{ref}")["Digest"] == digest
+    # Copy it back out and compare every digest.
+    require("skopeo")
+    run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{ref}", f"oci:{tmp_path / 'back'}:x"])
+    report = check_layout(tmp_path / "back")
+    assert [str(d) for d in report.manifests] == [digest]
+    ran = Buildah(tmp_path / "b").run_image(f"docker://{ref}", "/hello-world", tls=False)
+    assert ran.stdout == "Hello world\n"
+
+    again = json.loads(leango("build", FIXTURES / "hello-world", "--tag", ref, "--push", "--json",
+                              "--cache-dir", cache_dir).stdout)
+    assert again["digest"] == digest
+    assert again["pushed"][0]["blobsUploaded"] == 0 and again["pushed"][0]["bytesUploaded"] == 0
+    assert again["pushed"][0]["blobsExisting"] == 3
+
+
+def test_push_requires_a_tag(tmp_path):
+    proc = leango("build", FIXTURES / "hello-world", "--push", "--cache-dir", tmp_path, check=False)
+    assert proc.returncode == 2 and "--push needs at least one --tag" in proc.stderr
+
+
+def test_mount_from_another_repository(registry, make_image, do_push):
+    img = make_image("mnt")
+    do_push(img, [f"{registry.host}/source/app:v1"])
+    [result] = do_push(img, [f"{registry.host}/target/app:v1"], mount_from=["source/app"])
+    assert {b.action for b in result.report.blobs} == {"mounted"}
+    assert result.report.bytes_uploaded == 0
+    assert skopeo_inspect(f"docker://{registry.host}/target/app:v1", tls_verify=False)["Digest"] == str(img.digest)
+
+
+def test_several_repositories_in_one_run_mount_from_each_other(registry, make_image, do_push):
+    img = make_image("multi")
+    results = do_push(img, [f"{registry.host}/one/app:a", f"{registry.host}/two/app:b"])
+    assert {b.action for b in results[0].report.blobs} == {"uploaded"}
+    assert {b.action for b in results[1].report.blobs} == {"mounted"}
+
+
+def test_index_push(registry, make_image, do_push):
+    index = Index((make_image("idx"), make_image("idx", platform=Platform("linux", "arm64"))))
+    ref = f"{registry.host}/multi/arch:v1"
+    do_push(index, [ref])
+    raw = skopeo_inspect(f"docker://{ref}", tls_verify=False, raw=True)
+    assert raw["mediaType"] == "application/vnd.oci.image.index.v1+json"
+    assert [m["digest"] for m in raw["manifests"]] == [str(i.digest) for i in index.manifests]
+    for img in index.manifests:
+        arm = skopeo_inspect(f"docker://{registry.host}/multi/arch@{img.digest}", tls_verify=False)
+        assert arm["Architecture"] == img.config.platform.architecture
+
+
+def test_empty_blob_and_zstd(registry, make_image, do_push):
+    img = make_image("z", compression="zstd")
+    [res] = do_push(img, [f"{registry.host}/zstd/app:v1"])
+    raw = skopeo_inspect(f"docker://{registry.host}/zstd/app:v1", tls_verify=False, raw=True)
+    assert raw["layers"][0]["mediaType"].endswith("+zstd")
+    assert res.reference.digest == img.digest

@@ -1,0 +1,157 @@
+"""A fault-injecting reverse proxy in front of a real registry.
+
+Rules match requests by method and path pattern and, a bounded number of
+times, answer with a status (429 + Retry-After, 5xx, 4xx), reset the
+connection mid-body, or stall; everything else is forwarded unchanged.
+"""
+
+from __future__ import annotations
+
+import http.client
+import http.server
+import re
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Fault:
+    method: str
+    path: str  # regex searched in the request path
+    action: str  # "status", "reset" or "stall"
+    status: int = 503
+    headers: dict = field(default_factory=dict)
+    body: bytes = b""
+    times: int = 1  # -1: forever
+    stall: float = 30.0
+    hits: int = 0
+
+    def matches(self, method: str, path: str) -> bool:
+        return (self.times < 0 or self.hits < self.times) and method == self.method \
+            and re.search(self.path, path) is not None
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    status: int | None
+    authorization: str | None
+    fault: str = ""
+    at: float = 0.0
+
+
+class FaultProxy:
+    def __init__(self, upstream: str):
+        self.upstream = upstream  # "127.0.0.1:PORT" (plain http)
+        self.faults: list[Fault] = []
+        self.seen: list[Seen] = []
+        self.lock = threading.Lock()
+        self.stop_event = threading.Event()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _handle(self):
+                proxy.handle(self)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, *faults: Fault) -> None:
+        with self.lock:
+            self.faults.extend(faults)
+
+    def requests(self, method: str | None = None, path: str = "") -> list[Seen]:
+        return [s for s in self.seen if (method is None or s.method == method) and re.search(path, s.path)]
+
+    def _match(self, method: str, path: str) -> Fault | None:
+        with self.lock:
+            for fault in self.faults:
+                if fault.matches(method, path):
+                    fault.hits += 1
+                    return fault
+        return None
+
+    def handle(self, h: http.server.BaseHTTPRequestHandler) -> None:
+        method, path = h.command, h.path
+        length = int(h.headers.get("Content-Length") or 0)
+        fault = self._match(method, path)
+        record = Seen(method, path, None, h.headers.get("Authorization"), fault.action if fault else "",
+                      time.monotonic())
+        self.seen.append(record)
+        if fault and fault.action == "reset":
+            h.rfile.read(min(length, 64 * 1024) // 2)  # take part of the body, then RST
+            h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            h.connection.close()
+            h.close_connection = True
+            return
+        if fault and fault.action == "stall":
+            self.stop_event.wait(fault.stall)
+            h.close_connection = True
+            return
+        if fault:
+            _drain(h.rfile, length)
+            record.status = fault.status
+            h.send_response(fault.status)
+            for key, value in fault.headers.items():
+                h.send_header(key, value)
+            h.send_header("Content-Length", str(len(fault.body)))
+            h.end_headers()
+            if method != "HEAD":
+                h.wfile.write(fault.body)
+            return
+        record.status = self._forward(h, method, path, length)
+
+    def _forward(self, h, method, path, length) -> int:
+        conn = http.client.HTTPConnection(self.upstream, timeout=60)
+        headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection",)}
+        conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+        for key, value in headers.items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        remaining = length
+        while remaining > 0:
+            chunk = h.rfile.read(min(remaining, 1 << 16))
+            if not chunk:
+                break
+            conn.send(chunk)
+            remaining -= len(chunk)
+        resp = conn.getresponse()
+        body = resp.read()
+        h.send_response(resp.status)
+        for key, value in resp.getheaders():
+            if key.lower() not in ("connection", "transfer-encoding", "content-length"):
+                h.send_header(key, value)
+        upstream_length = resp.getheader("Content-Length", "0")
+        h.send_header("Content-Length", upstream_length if method == "HEAD" else str(len(body)))
+        h.end_headers()
+        if method != "HEAD":
+            h.wfile.write(body)
+        conn.close()
+        return resp.status
+
+    def close(self) -> None:
+        self.stop_event.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _drain(rfile, length: int) -> None:
+    while length > 0:
+        chunk = rfile.read(min(length, 1 << 16))
+        if not chunk:
+            return
+        length -= len(chunk)
