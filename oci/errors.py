@@ -42,7 +42,9 @@ class RegistryError(OciError):
     error code from the body (e.g. DENIED, NAME_UNKNOWN), when there was one.
     """
 
-    def __init__(self, message: str, *, status: int | None = None, code: str = ""):
+    def __init__(self, message: str, *, status: int | None = None, code: str = "",
+                 retry_after: float | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
+        self.retry_after = retry_after

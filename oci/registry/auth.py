@@ -119,7 +119,8 @@ class Authorizer:
         """Handle a 401: return the Authorization value to retry with, or raise."""
         chosen = self.learn(www_authenticate)
         if chosen is None:
-            raise RegistryError("registry requires authentication but sent no usable challenge", status=401)
+            raise RegistryError("registry answered HTTP 401 (authentication required) without a usable "
+                                "WWW-Authenticate challenge", status=401)
         with self._lock:
             self._tokens.pop(scopes, None)  # rejected or insufficient: never resend it
         if chosen.scheme == "basic":

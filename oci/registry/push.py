@@ -17,7 +17,7 @@ from .. import mediatypes
 from ..blob import Blob
 from ..errors import RegistryError
 from .transport import Transport
-from .upload import BlobOutcome, BlobUploader, Progress
+from .upload import BlobOutcome, BlobUploader, Cancelled, Progress
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ class Pusher:
         workers = max(1, min(self.t.options.concurrency, len(blobs)))
         self.t.ping()  # once, before the threads share the connection settings
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leango-push") as pool:
-            futures = [pool.submit(self.uploader.push, blob, self.mount_from) for blob in blobs]
+            futures = [pool.submit(self._push_one, blob) for blob in blobs]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in done if f.exception() is not None]
             if failed:
@@ -71,6 +71,15 @@ class Pusher:
                     f.cancel()
                 raise _first_real_error(failed)
         return [f.result() for f in futures]
+
+    def _push_one(self, blob: Blob) -> BlobOutcome:
+        if self.cancel.is_set():
+            raise Cancelled("push cancelled after another blob failed")
+        try:
+            return self.uploader.push(blob, self.mount_from)
+        except BaseException:
+            self.cancel.set()  # the first failure stops every other upload
+            raise
 
     def put_manifest(self, blob: Blob, reference: str) -> None:
         url = self.t.url(f"/v2/{self.repo}/manifests/{reference}")
@@ -96,6 +105,5 @@ def _unique(blobs) -> list[Blob]:
 
 
 def _first_real_error(failed) -> BaseException:
-    from .upload import Cancelled
     errors = [f.exception() for f in failed]
     return next((e for e in errors if not isinstance(e, Cancelled)), errors[0])

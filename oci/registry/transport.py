@@ -125,40 +125,59 @@ class Transport:
         self.base = ""
         self._warned: set[str] = set()
         self._lock = threading.Lock()
+        self._ping_lock = threading.Lock()
         self.auth = Authorizer(f"https://{host}", credential, self._fetch_token)
 
     # -- connection set-up -------------------------------------------------
     def ping(self) -> None:
-        """Choose https/http and learn the auth challenge from GET /v2/."""
+        """Choose https/http and learn the auth challenge from GET /v2/ (once)."""
         if self.base:
             return
+        with self._ping_lock:
+            if self.base:
+                return
+            for attempt in range(1, self.options.max_attempts + 1):
+                try:
+                    base, verify, resp = self._probe()
+                except requests.exceptions.Timeout as exc:
+                    if attempt == self.options.max_attempts:
+                        raise RegistryError(f"cannot reach {self.host}: {_reason(exc)}") from None
+                    self._backoff(attempt, f"GET /v2/: {_reason(exc)}")
+                    continue
+                if resp.status_code in RETRY_STATUSES and attempt < self.options.max_attempts:
+                    wait = retry_after(resp, self.options.max_retry_after) if resp.status_code == 429 else None
+                    resp.close()
+                    self._backoff(attempt, f"GET /v2/: HTTP {resp.status_code}", wait)
+                    continue
+                break
+            resp.close()
+            if resp.status_code == 401:
+                self.auth.learn(resp.headers.get("WWW-Authenticate", ""))
+            elif resp.status_code not in (200, 404):
+                raise RegistryError(f"{self.host}/v2/ answered HTTP {resp.status_code}", status=resp.status_code)
+            self.verify = verify
+            self.auth.registry_url = base
+            self.base = base
+
+    def _probe(self) -> tuple[str, bool | str, requests.Response]:
+        """https first; plain http only for loopback or --insecure-registry hosts whose
+        port does not speak TLS at all (never after a certificate failure)."""
         may_fall_back = self.insecure or is_loopback(self.host)
         verify = False if self.insecure else self.verify
         try:
-            resp = self._send("GET", f"https://{self.host}/v2/", {}, None, verify=verify)
-            self.base, self.verify = f"https://{self.host}", verify
+            return f"https://{self.host}", verify, self._send("GET", f"https://{self.host}/v2/", {}, None,
+                                                              verify=verify)
         except requests.exceptions.SSLError as exc:
-            if not may_fall_back or "CERTIFICATE_VERIFY_FAILED" in str(exc) or "certificate" in str(exc).lower():
+            if not may_fall_back or "certificate" in str(exc).lower():
                 raise self._tls_error(exc) from None
-            resp = self._plain_http_ping()
         except requests.exceptions.ConnectionError as exc:
             if not may_fall_back:
                 raise RegistryError(f"cannot connect to {self.host}: {_reason(exc)}") from None
-            resp = self._plain_http_ping()
-        self.auth.registry_url = self.base
-        if resp.status_code == 401:
-            self.auth.learn(resp.headers.get("WWW-Authenticate", ""))
-        elif resp.status_code not in (200, 404):
-            raise RegistryError(f"{self.host}/v2/ answered {resp.status_code}", status=resp.status_code)
-
-    def _plain_http_ping(self) -> requests.Response:
         log.debug("%s does not speak TLS; using plain http (loopback or --insecure-registry)", self.host)
         try:
-            resp = self._send("GET", f"http://{self.host}/v2/", {}, None, verify=True)
+            return f"http://{self.host}", True, self._send("GET", f"http://{self.host}/v2/", {}, None)
         except requests.exceptions.ConnectionError as exc:
             raise RegistryError(f"cannot connect to {self.host}: {_reason(exc)}") from None
-        self.base = f"http://{self.host}"
-        return resp
 
     def _tls_error(self, exc: Exception) -> RegistryError:
         return RegistryError(f"TLS verification failed for {self.host}: {_reason(exc)} "
@@ -233,7 +252,8 @@ class Transport:
         if resp.status_code == 401:
             detail = (detail + "; " if detail else "") + "authentication failed"
         return RegistryError(f"{method} {redact(url)} returned HTTP {resp.status_code}{tries}"
-                             + (f" ({detail})" if detail else ""), status=resp.status_code, code=code)
+                             + (f" ({detail})" if detail else ""), status=resp.status_code, code=code,
+                             retry_after=retry_after(resp, self.options.max_retry_after))
 
     def _backoff(self, attempt: int, why: str, wait: float | None = None) -> None:
         if wait is None:

@@ -167,7 +167,8 @@ class BlobUploader:
             raise
         except RegistryError as exc:
             if exc.status is None or exc.status in RETRY_STATUSES:
-                raise _Retryable(str(exc), exc.status) from None
+                wait = exc.retry_after if exc.status == 429 else None
+                raise _Retryable(str(exc), exc.status, wait) from None
             raise
         if resp.status_code == 429 or resp.status_code in RETRY_STATUSES:
             raise _Retryable(f"HTTP {resp.status_code}", resp.status_code, retry_after(resp, 60))

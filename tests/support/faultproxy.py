@@ -51,6 +51,8 @@ class FaultProxy:
         self.seen: list[Seen] = []
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
+        self.inflight = 0
+        self.max_inflight = 0  # concurrent blob uploads (PUT/PATCH) seen at once
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -113,7 +115,17 @@ class FaultProxy:
             if method != "HEAD":
                 h.wfile.write(fault.body)
             return
-        record.status = self._forward(h, method, path, length)
+        uploading = method in ("PUT", "PATCH") and "/blobs/uploads/" in path
+        if uploading:
+            with self.lock:
+                self.inflight += 1
+                self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            record.status = self._forward(h, method, path, length)
+        finally:
+            if uploading:
+                with self.lock:
+                    self.inflight -= 1
 
     def _forward(self, h, method, path, length) -> int:
         conn = http.client.HTTPConnection(self.upstream, timeout=60)

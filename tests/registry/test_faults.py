@@ -1,0 +1,156 @@
+"""Failures survived the way trusted clients survive them (checklist 11-17).
+
+A fault-injecting proxy sits in front of the real registry; the content is
+always verified afterwards by copying the image back out with skopeo.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from oci.errors import RegistryError
+from oci.registry.transport import RegistryOptions
+from tests.support.faultproxy import Fault
+from tests.support.ocicheck import check_layout
+from tests.support.tools import require, run
+
+
+def _verify(host, repo, img, tmp_path):
+    require("skopeo")
+    dest = tmp_path / f"back-{repo.replace('/', '-')}"
+    run(["skopeo", "copy", "--src-tls-verify=false", f"docker://{host}/{repo}:v1", f"oci:{dest}:x"])
+    assert [str(d) for d in check_layout(dest).manifests] == [str(img.digest)]
+
+
+def _big_layer(img):
+    return max(img.layers, key=lambda l: l.size).digest.hex
+
+
+@pytest.mark.parametrize("statuses", [[429, 429], [500, 502, 503], [408, 504]])
+def test_transient_statuses_on_blob_put(statuses, proxy, registry, make_image, do_push, fast_options, tmp_path):
+    img = make_image("t")
+    repo = f"faults/status{''.join(map(str, statuses))}"
+    for status in statuses:
+        headers = {"Retry-After": "1"} if status == 429 else {}
+        proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "status", status, headers))
+    start = time.monotonic()
+    [res] = do_push(img, [f"{proxy.host}/{repo}:v1"], options=fast_options)
+    elapsed = time.monotonic() - start
+    if statuses == [429, 429]:
+        assert elapsed >= 2.0, "Retry-After: 1 was not honoured twice"
+    assert res.reference.digest == img.digest
+    puts = proxy.requests("PUT", f"digest=sha256%3A{_big_layer(img)}")
+    assert len(puts) == len(statuses) + 1
+    # Every abandoned upload session was cancelled: one DELETE per failed attempt.
+    assert len(proxy.requests("DELETE", "/blobs/uploads/")) == len(statuses)
+    _verify(registry.host, repo, img, tmp_path)
+
+
+def test_connection_reset_mid_body(proxy, registry, make_image, do_push, fast_options, tmp_path):
+    img = make_image("r")
+    proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "reset", times=2))
+    do_push(img, [f"{proxy.host}/faults/reset:v1"], options=fast_options)
+    assert len(proxy.requests("PUT", _big_layer(img))) == 3
+    _verify(registry.host, "faults/reset", img, tmp_path)
+
+
+def test_stalled_response_times_out_and_recovers(proxy, registry, make_image, do_push, tmp_path):
+    img = make_image("s")
+    options = RegistryOptions(read_timeout=1, connect_timeout=1, max_attempts=3, backoff_base=0.05)
+    proxy.add(Fault("HEAD", "/blobs/sha256:", "stall", stall=30))
+    start = time.monotonic()
+    do_push(img, [f"{proxy.host}/faults/stall:v1"], options=options)
+    assert time.monotonic() - start < 15
+    _verify(registry.host, "faults/stall", img, tmp_path)
+
+
+def test_persistent_failure_is_bounded_and_pushes_no_manifest(proxy, make_image, do_push, fast_options):
+    img = make_image("p")
+    proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "status", 503, times=-1,
+                    body=b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}'))
+    start = time.monotonic()
+    with pytest.raises(RegistryError) as err:
+        do_push(img, [f"{proxy.host}/faults/persistent:v1"], options=fast_options)
+    assert time.monotonic() - start < 20
+    assert "503" in str(err.value) and "UNAVAILABLE" in str(err.value)
+    assert proxy.requests("PUT", "/manifests/") == []
+
+
+@pytest.mark.parametrize("method,path,status,code", [
+    ("PUT", "digest=", 400, "DIGEST_INVALID"),
+    ("POST", "/blobs/uploads/", 403, "DENIED"),
+    ("PUT", "/manifests/", 400, "MANIFEST_INVALID"),
+    ("HEAD", "/blobs/sha256:", 401, ""),
+])
+def test_client_errors_fail_fast(method, path, status, code, proxy, make_image, do_push, fast_options):
+    img = make_image("c")
+    body = f'{{"errors":[{{"code":"{code}","message":"nope: {code.lower()}"}}]}}'.encode() if code else b""
+    proxy.add(Fault(method, path, "status", status, body=body, times=-1))
+    with pytest.raises(RegistryError) as err:
+        do_push(img, [f"{proxy.host}/faults/client{status}{code.lower()}:v1"],
+                options=RegistryOptions(max_attempts=4, backoff_base=0.05, concurrency=1))
+    assert str(status) in str(err.value)
+    if code:
+        assert err.value.code == code and f"nope: {code.lower()}" in str(err.value)
+    # One attempt each (401 may re-ask once for credentials, never more).
+    assert len(proxy.requests(method, path)) <= (1 if status != 401 else 3)
+
+
+def test_head_server_error_is_never_taken_for_missing(proxy, make_image, do_push, fast_options):
+    img = make_image("h")
+    html = b"<html><body>" + b"x" * (2 << 20) + b"</body></html>"  # oversized HTML body
+    proxy.add(Fault("HEAD", "/blobs/sha256:", "status", 500, times=-1))
+    proxy.add(Fault("PUT", "/manifests/", "status", 500, body=html, times=-1))
+    with pytest.raises(RegistryError) as err:
+        do_push(img, [f"{proxy.host}/faults/head500:v1"], options=fast_options)
+    assert "500" in str(err.value) and "<html" not in str(err.value)
+    assert proxy.requests("POST") == [], "a blob was uploaded although HEAD failed"
+
+
+def test_concurrency_is_bounded(proxy, registry, make_image, do_push, tmp_path):
+    from oci import Index, Platform
+    index = Index(tuple(make_image("cc", platform=Platform("linux", a)) for a in ("amd64", "arm64", "386")))
+    do_push(index, [f"{proxy.host}/faults/conc:v1"], options=RegistryOptions(concurrency=2))
+    assert 1 <= proxy.max_inflight <= 2
+    order = [s.path for s in proxy.seen if s.method == "PUT"]
+    manifest_puts = [i for i, p in enumerate(order) if "/manifests/" in p]
+    blob_puts = [i for i, p in enumerate(order) if "/blobs/" in p]
+    assert max(blob_puts) < min(manifest_puts)
+    assert order[-1].endswith("/manifests/v1"), "the index must be PUT last"
+
+
+def test_stalled_server_read_timeout(make_image, do_push):
+    """A server that accepts TCP and never answers: the read timeout fires, no hang."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+    conns = []
+    stop = threading.Event()
+
+    def accept():
+        sock.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conns.append(sock.accept()[0])
+            except OSError:
+                pass
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    host = f"127.0.0.1:{sock.getsockname()[1]}"
+    start = time.monotonic()
+    try:
+        with pytest.raises(RegistryError) as err:
+            do_push(make_image("st"), [f"{host}/x:v1"],
+                    options=RegistryOptions(read_timeout=1, connect_timeout=1, max_attempts=2, backoff_base=0.05))
+    finally:
+        stop.set()
+        thread.join()
+        for c in conns:
+            c.close()
+        sock.close()
+    assert time.monotonic() - start < 10
+    assert "timed out" in str(err.value)
