@@ -91,6 +91,12 @@ class Authorizer:
         self._challenge: Challenge | None = None
         self._tokens: dict[tuple[str, ...], str] = {}
         self._lock = threading.Lock()
+        self._scope_locks: dict[tuple[str, ...], threading.Lock] = {}
+
+    def _scope_lock(self, scopes: tuple[str, ...]) -> threading.Lock:
+        # Single flight: parallel uploads needing the same scope share one token request.
+        with self._lock:
+            return self._scope_locks.setdefault(scopes, threading.Lock())
 
     def header(self, scopes: tuple[str, ...]) -> str | None:
         """The Authorization value to send pre-emptively, if we know how."""
@@ -100,9 +106,8 @@ class Authorizer:
                 return None
             if challenge.scheme == "basic":
                 return basic_header(self.credential) if self.credential.username else None
-            token = self._tokens.get(scopes)
-        if token is None:
-            token = self._new_token(challenge, scopes)
+        with self._scope_lock(scopes):
+            token = self._tokens.get(scopes) or self._new_token(challenge, scopes)
         return f"Bearer {token}"
 
     def learn(self, www_authenticate: str) -> Challenge | None:
@@ -121,8 +126,6 @@ class Authorizer:
         if chosen is None:
             raise RegistryError("registry answered HTTP 401 (authentication required) without a usable "
                                 "WWW-Authenticate challenge", status=401)
-        with self._lock:
-            self._tokens.pop(scopes, None)  # rejected or insufficient: never resend it
         if chosen.scheme == "basic":
             if not self.credential.username:
                 raise RegistryError("registry requires a login and no credentials were found "
@@ -134,7 +137,12 @@ class Authorizer:
             return value
         if chosen.get("error") == "insufficient_scope":
             log.debug("token lacks scope %s; requesting a new one", " ".join(scopes))
-        return f"Bearer {self._new_token(chosen, scopes)}"
+        with self._scope_lock(scopes):
+            current = self._tokens.get(scopes)
+            if current and f"Bearer {current}" != sent:
+                return f"Bearer {current}"  # another thread already replaced the rejected token
+            # The sent token was rejected or lacks scope: never resend it.
+            return f"Bearer {self._new_token(chosen, scopes)}"
 
     def _new_token(self, challenge: Challenge, scopes: tuple[str, ...]) -> str:
         realm = challenge.get("realm")

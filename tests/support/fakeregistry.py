@@ -1,0 +1,280 @@
+"""A small in-process registry speaking the distribution API, for protocol edge
+cases a real registry cannot be made to show: Location forms, _state, chunk
+minimums, 416 answers, bearer-token scopes and expiry, warnings, mounts."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import http.server
+import json
+import re
+import secrets
+import threading
+from dataclasses import dataclass, field
+from urllib.parse import parse_qs, urlsplit
+
+
+@dataclass
+class Behaviour:
+    location: str = "path"  # "path", "relative", "absolute" or "elsewhere" (another host)
+    chunk_min: int = 0  # OCI-Chunk-Min-Length to advertise
+    fail_patch_416: int = 0  # answer 416 to this many PATCHes (after the first)
+    stuck_range: bool = False  # the GET status of an upload never advances (ECR-like)
+    auth: str = "none"  # "none", "basic" or "bearer"
+    users: dict = field(default_factory=lambda: {"user": "pass"})
+    token_uses: int = 0  # a token stops working after this many uses (0: never)
+    refresh_post_404: bool = False
+    warning: str = ""
+    mount: bool = True
+    wrong_manifest_digest: bool = False
+    pull_only_tokens: int = 0  # the first N tokens grant pull only (forces insufficient_scope)
+    realm: str = ""  # override the token realm URL
+
+
+@dataclass
+class Call:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    length: int
+
+
+class FakeRegistry:
+    def __init__(self, behaviour: Behaviour | None = None, hostname: str = "127.0.0.1",
+                 blob_store: "FakeRegistry | None" = None):
+        self.b = behaviour or Behaviour()
+        self.calls: list[Call] = []
+        self.token_requests: list[Call] = []
+        self.blobs: dict[str, dict[str, bytes]] = {}  # repo -> digest -> bytes
+        self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.uploads: dict[str, dict] = {}
+        self.tokens: dict[str, dict] = {}
+        self.blob_store = blob_store  # where "elsewhere" Locations point
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def _any(self):
+                fake._dispatch(self)
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.host = f"{hostname}:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def find(self, method: str, path_re: str = "") -> list[Call]:
+        return [c for c in self.calls if c.method == method and re.search(path_re, c.path)]
+
+    # -- plumbing -------------------------------------------------------------
+    def _dispatch(self, h) -> None:
+        parts = urlsplit(h.path)
+        query = {k: v[0] if len(v) == 1 else v for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        length = int(h.headers.get("Content-Length") or 0)
+        body = h.rfile.read(length) if length else b""
+        call = Call(h.command, parts.path, query, dict(h.headers), length)
+        if parts.path == "/token":
+            self.token_requests.append(call)
+            return self._token(h, call, body)
+        self.calls.append(call)
+        if self.b.warning:
+            self._extra = [("Warning", f'299 - "{self.b.warning}"')]
+        else:
+            self._extra = []
+        if parts.path == "/v2/":
+            return self._auth_or(h, call, "", lambda: self._send(h, 200, b"{}"))
+        m = re.fullmatch(r"/v2/(.+)/(blobs|manifests)/(.+)", parts.path)
+        if not m:
+            return self._send(h, 404, b"")
+        repo, kind, rest = m.groups()
+        handler = self._blob if kind == "blobs" else self._manifest
+        return self._auth_or(h, call, repo, lambda: handler(h, call, repo, rest, body))
+
+    def _send(self, h, status, body=b"", headers=()):
+        h.send_response(status)
+        for key, value in [*headers, *self._extra]:
+            h.send_header(key, value)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        if h.command != "HEAD":
+            h.wfile.write(body)
+
+    def _error(self, h, status, code, message="", headers=()):
+        body = json.dumps({"errors": [{"code": code, "message": message or code.lower()}]}).encode()
+        self._send(h, status, body, headers)
+
+    # -- auth -----------------------------------------------------------------
+    def _auth_or(self, h, call, repo, then):
+        if self.b.auth == "none":
+            return then()
+        given = call.headers.get("Authorization", "")
+        if self.b.auth == "basic":
+            ok = any(given == "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()
+                     for u, p in self.b.users.items())
+            return then() if ok else self._error(h, 401, "UNAUTHORIZED", headers=[
+                ("WWW-Authenticate", 'Basic realm="fake"')])
+        need = f"repository:{repo}:pull,push" if repo else ""
+        token = given[7:] if given.startswith("Bearer ") else ""
+        with self.lock:
+            info = self.tokens.get(token)
+            if info is not None:
+                info["uses"] += 1
+        realm = f'Bearer realm="{self.b.realm or f"http://{self.host}/token"}",service="fake"'
+        if info is None or (self.b.token_uses and info["uses"] > self.b.token_uses):
+            return self._error(h, 401, "UNAUTHORIZED", headers=[("WWW-Authenticate", realm + (
+                f',scope="{need}"' if need else "") + (',error="invalid_token"' if info else ""))])
+        if need and not _covers(info["scopes"], repo, call.method):
+            return self._error(h, 401, "UNAUTHORIZED", headers=[(
+                "WWW-Authenticate", realm + f',scope="{need}",error="insufficient_scope"')])
+        return then()
+
+    def _token(self, h, call, body):
+        self._extra = []
+        if call.method == "POST":
+            if self.b.refresh_post_404:
+                return self._send(h, 404, b"")
+            form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+            scopes = form.get("scope", "").split()
+        else:
+            given = call.headers.get("Authorization", "")
+            if given and not any(given == "Basic " + base64.b64encode(f"{u}:{p}".encode()).decode()
+                                 for u, p in self.b.users.items()):
+                return self._error(h, 401, "UNAUTHORIZED")
+            scopes = call.query.get("scope", [])
+            scopes = [scopes] if isinstance(scopes, str) else scopes
+        token = secrets.token_hex(16)
+        with self.lock:
+            if self.b.pull_only_tokens > 0:
+                self.b.pull_only_tokens -= 1
+                scopes = [re.sub(r":[a-z,]+$", ":pull", sc) for sc in scopes]
+            self.tokens[token] = {"scopes": scopes, "uses": 0, "anonymous": "Authorization" not in call.headers}
+        self._send(h, 200, json.dumps({"access_token": token, "expires_in": 300}).encode())
+
+    # -- blobs ------------------------------------------------------------------
+    def _location(self, repo, uid, state) -> str:
+        path = f"/v2/{repo}/blobs/uploads/{uid}?_state={state}"
+        if self.b.location == "relative":
+            return f"{uid}?_state={state}"
+        if self.b.location == "absolute":
+            return f"http://{self.host}{path}"
+        if self.b.location == "metadata":
+            return f"http://169.254.169.254{path}"
+        if self.b.location == "elsewhere":
+            self.blob_store.uploads[uid] = self.uploads[uid]
+            return f"http://{self.blob_store.host}{path}"
+        return path
+
+    def _new_state(self, uid) -> str:
+        state = secrets.token_urlsafe(12)
+        self.uploads[uid]["state"] = state
+        return state
+
+    def _blob(self, h, call, repo, rest, body):
+        store = self.blobs.setdefault(repo, {})
+        if rest.startswith("sha256:"):
+            if call.method == "HEAD":
+                data = store.get(rest)
+                if data is None:
+                    return self._send(h, 404)
+                h.send_response(200)
+                h.send_header("Content-Length", str(len(data)))
+                h.send_header("Docker-Content-Digest", rest)
+                h.end_headers()
+                return
+            return self._send(h, 405)
+        if rest == "uploads/" and call.method == "POST":
+            source = self.blobs.get(call.query.get("from", ""), {})
+            digest = call.query.get("mount")
+            if digest and self.b.mount and digest in source:
+                store[digest] = source[digest]
+                return self._send(h, 201, headers=[("Location", f"/v2/{repo}/blobs/{digest}")])
+            uid = secrets.token_hex(8)
+            self.uploads[uid] = {"repo": repo, "data": b"", "state": "", "patches": 0}
+            headers = [("Location", self._location(repo, uid, self._new_state(uid))), ("Range", "0-0")]
+            if self.b.chunk_min:
+                headers.append(("OCI-Chunk-Min-Length", str(self.b.chunk_min)))
+            return self._send(h, 202, headers=headers)
+        uid = rest.split("/")[-1]
+        up = self.uploads.get(uid)
+        if up is None:
+            return self._error(h, 404, "BLOB_UPLOAD_UNKNOWN")
+        if call.method == "DELETE":
+            self.uploads.pop(uid, None)
+            return self._send(h, 204)
+        if call.query.get("_state") != up["state"]:
+            return self._error(h, 400, "BLOB_UPLOAD_INVALID", "stale or missing _state")
+        if call.method == "GET":
+            end = len(up["data"]) - 1 if not self.b.stuck_range else up.get("stuck_at", 0) - 1
+            return self._send(h, 204, headers=[("Range", f"0-{max(end, 0)}"),
+                                               ("Location", self._location(up["repo"], uid, self._new_state(uid)))])
+        if call.method == "PATCH":
+            return self._patch(h, call, up, uid, body)
+        if call.method == "PUT":
+            return self._put(h, call, up, uid, body)
+        return self._send(h, 405)
+
+    def _patch(self, h, call, up, uid, body):
+        up["patches"] += 1
+        start, _, end = call.headers.get("Content-Range", "").partition("-")
+        if up["patches"] > 1 and self.b.fail_patch_416 > 0:
+            # Take half the chunk, then say 416: the client must ask where we are.
+            self.b.fail_patch_416 -= 1
+            up["stuck_at"] = len(up["data"])
+            if not self.b.stuck_range:
+                up["data"] += body[: len(body) // 2]
+            return self._send(h, 416)
+        if not start.isdigit() or int(start) != len(up["data"]) or int(end) - int(start) + 1 != len(body):
+            return self._send(h, 416)
+        if self.b.chunk_min and len(body) < self.b.chunk_min and up.get("final_seen"):
+            return self._error(h, 400, "SIZE_INVALID", "chunk below minimum")
+        if self.b.chunk_min and len(body) < self.b.chunk_min:
+            up["final_seen"] = True  # only the last chunk may be short
+        up["data"] += body
+        return self._send(h, 202, headers=[("Location", self._location(up["repo"], uid, self._new_state(uid))),
+                                           ("Range", f"0-{len(up['data']) - 1}")])
+
+    def _put(self, h, call, up, uid, body):
+        up["data"] += body
+        digest = call.query.get("digest", "")
+        actual = "sha256:" + hashlib.sha256(up["data"]).hexdigest()
+        if digest != actual:
+            return self._error(h, 400, "DIGEST_INVALID", f"got {actual}")
+        target = self.blobs.setdefault(up["repo"], {})
+        target[digest] = up["data"]
+        self.uploads.pop(uid, None)
+        return self._send(h, 201, headers=[("Docker-Content-Digest", digest)])
+
+    # -- manifests ------------------------------------------------------------
+    def _manifest(self, h, call, repo, ref, body):
+        if call.method != "PUT":
+            entry = self.manifests.get((repo, ref))
+            if entry is None:
+                return self._error(h, 404, "MANIFEST_UNKNOWN")
+            return self._send(h, 200, entry[1], headers=[("Content-Type", entry[0])])
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        self.manifests[(repo, ref)] = (call.headers.get("Content-Type", ""), body)
+        self.manifests[(repo, digest)] = (call.headers.get("Content-Type", ""), body)
+        shown = "sha256:" + "0" * 64 if self.b.wrong_manifest_digest else digest
+        return self._send(h, 201, headers=[("Docker-Content-Digest", shown)])
+
+
+def _covers(scopes: list[str], repo: str, method: str) -> bool:
+    need = {"push", "pull"} if method in ("POST", "PUT", "PATCH", "DELETE") else {"pull"}
+    for scope in scopes:
+        kind, _, rest = scope.partition(":")
+        name, _, actions = rest.rpartition(":")
+        if kind == "repository" and name == repo and need <= set(actions.split(",")):
+            return True
+    return False
