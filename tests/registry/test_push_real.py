@@ -79,3 +79,20 @@ def test_empty_blob_and_zstd(registry, make_image, do_push):
     raw = skopeo_inspect(f"docker://{registry.host}/zstd/app:v1", tls_verify=False, raw=True)
     assert raw["layers"][0]["mediaType"].endswith("+zstd")
     assert res.reference.digest == img.digest
+
+
+def test_empty_blob_and_empty_json_config(registry):
+    """Checklist 9: sha256:e3b0… (size 0) and the empty JSON {} push like any blob."""
+    import threading
+
+    from oci import Blob, Descriptor, Digest, mediatypes
+    from oci.digest import EMPTY_SHA256
+    from oci.registry.credentials import Credential
+    from oci.registry.transport import RegistryOptions, Transport
+    from oci.registry.upload import BlobUploader
+    uploader = BlobUploader(Transport(registry.host, Credential(), RegistryOptions()), "empty/blobs",
+                            cancel=threading.Event())
+    empty = Blob(Descriptor(mediatypes.OCI_LAYER_TAR, EMPTY_SHA256, 0), data=b"")
+    braces = Blob(Descriptor(mediatypes.OCI_EMPTY, Digest.of_bytes(b"{}"), 2), data=b"{}")
+    assert [uploader.push(b).action for b in (empty, braces)] == ["uploaded", "uploaded"]
+    assert [uploader.push(b).action for b in (empty, braces)] == ["exists", "exists"]
