@@ -1,0 +1,119 @@
+"""Push throughput and memory: leango vs skopeo copying the same OCI layout.
+
+Each side pushes the same image (one large random layer) to a fresh repository
+of one local docker-registry, three times, alternating; medians are compared.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.support.registry import RealRegistry
+
+CHILD = r"""
+import json, sys, time
+from pathlib import Path
+from oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes, parse_reference
+from oci.config import History
+from oci.registry.credentials import CredentialSources
+from oci.sinks.registry import push
+
+def hwm():
+    # Peak RSS of this address space, in KiB. Not ru_maxrss: Linux carries that
+    # across execve from the (v)forking parent, so it would count pytest's peak.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+path, size, digest, diff_id, ref = Path(sys.argv[1]), int(sys.argv[2]), Digest.parse(sys.argv[3]), Digest.parse(sys.argv[4]), sys.argv[5]
+layer = Layer(mediatypes.OCI_LAYER_GZIP, digest, size, diff_id, path)
+img = Image(ImageConfig(Platform("linux", "amd64"), (diff_id,), (History("bench"),)), (layer,))
+start = time.perf_counter()
+push(img, [parse_reference(ref)], credentials=CredentialSources())
+print(json.dumps({"seconds": time.perf_counter() - start,
+                  "peak_kib": hwm()}))
+"""
+
+
+def make_layer(path: Path, size: int) -> tuple[str, str, int]:
+    """A gzip layer of incompressible data, so neither tool can shrink or skip it.
+    Returns (blob digest, diff_id, blob size)."""
+    import gzip
+    raw_hash = hashlib.sha256()
+    with open(path, "wb") as out, gzip.GzipFile(fileobj=out, mode="wb", compresslevel=1, mtime=0) as gz:
+        for _ in range(size >> 20):
+            chunk = os.urandom(1 << 20)
+            raw_hash.update(chunk)
+            gz.write(chunk)
+    blob = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(1 << 20):
+            blob.update(chunk)
+    blob_hash = blob.hexdigest()
+    return "sha256:" + blob_hash, "sha256:" + raw_hash.hexdigest(), path.stat().st_size
+
+
+def leango_push(path, size, digest, diff_id, ref) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(size), digest, diff_id, ref],
+                          capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout)
+
+
+def skopeo_push(layout: Path, ref: str) -> float:
+    start = time.perf_counter()
+    subprocess.run(["skopeo", "copy", "--quiet", "--dest-tls-verify=false", f"oci:{layout}:bench",
+                    f"docker://{ref}"], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def write_layout(path: Path, size: int, digest: str, diff_id: str, layout: Path) -> None:
+    from oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes
+    from oci.config import History
+    from oci.sinks.layout import write_layout as write
+    d, diff = Digest.parse(digest), Digest.parse(diff_id)
+    img = Image(ImageConfig(Platform("linux", "amd64"), (diff,), (History("bench"),)),
+                (Layer(mediatypes.OCI_LAYER_GZIP, d, size, diff, path),))
+    write(layout, img, ["bench"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size-mb", type=int, default=256)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    size = args.size_mb << 20
+    with tempfile.TemporaryDirectory(prefix="leango-bench-") as tmp:
+        tmp = Path(tmp)
+        layer = tmp / "layer.tar.gz"
+        digest, diff_id, blob_size = make_layer(layer, size)
+        write_layout(layer, blob_size, digest, diff_id, tmp / "layout")
+        ours, theirs, peaks = [], [], []
+        for run in range(args.runs):
+            # A fresh registry for every push: nothing to skip or mount.
+            for who in ("leango", "skopeo"):
+                reg = RealRegistry(tmp / f"registry-{who}-{run}")
+                try:
+                    if who == "leango":
+                        r = leango_push(layer, blob_size, digest, diff_id, f"{reg.host}/bench/app:v1")
+                        ours.append(r["seconds"])
+                        peaks.append(r["peak_kib"] / 1024)
+                    else:
+                        theirs.append(skopeo_push(tmp / "layout", f"{reg.host}/bench/app:v1"))
+                finally:
+                    reg.stop()
+    lo, ref = statistics.median(ours), statistics.median(theirs)
+    print(f"push of a {args.size_mb} MiB layer, median of {args.runs} runs each:")
+    print(f"  leango {lo:.2f} s   skopeo copy (reference) {ref:.2f} s   ratio leango/skopeo = {lo / ref:.2f}")
+    print(f"  leango peak RSS {max(peaks):.0f} MiB = {max(peaks) / args.size_mb:.3f} x layer size")
+
+
+if __name__ == "__main__":
+    main()
