@@ -61,16 +61,21 @@ class Pusher:
     def _push_blobs(self, blobs: list[Blob]) -> list[BlobOutcome]:
         workers = max(1, min(self.t.options.concurrency, len(blobs)))
         self.t.ping()  # once, before the threads share the connection settings
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leango-push") as pool:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leango-push")
+        try:
             futures = [pool.submit(self._push_one, blob) for blob in blobs]
             done, _ = wait(futures, return_when=FIRST_EXCEPTION)
             failed = [f for f in done if f.exception() is not None]
             if failed:
-                self.cancel.set()  # running uploads stop at their next read; queued ones never start
-                for f in futures:
-                    f.cancel()
                 raise _first_real_error(failed)
-        return [f.result() for f in futures]
+            return [f.result() for f in futures]
+        except BaseException:
+            # A failure, Ctrl-C or SIGTERM: running uploads stop at their next read and
+            # DELETE their sessions; queued ones never start.
+            self.cancel.set()
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def _push_one(self, blob: Blob) -> BlobOutcome:
         if self.cancel.is_set():

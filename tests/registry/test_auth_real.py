@@ -142,3 +142,9 @@ def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home,
     info = skopeo_inspect(f"docker://{secure_registry.host}/auth/hello:v1",
                           extra=[f"--authfile={authfile}", f"--cert-dir={certs}"])
     assert info["Digest"] == digest
+
+
+def test_insecure_registry_flag_skips_verification(secure_registry, home, cache_dir):
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
+    proc = _push(secure_registry, None, home, cache_dir, "--insecure-registry", secure_registry.host)
+    assert json.loads(proc.stdout)["pushed"]

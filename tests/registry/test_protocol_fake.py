@@ -237,3 +237,29 @@ def test_debug_logs_carry_no_secrets(fake, make_image, caplog):
         assert token not in text
     states = [c.query["_state"] for c in f.calls if "_state" in c.query]
     assert states and not any(s in text for s in states)
+
+
+def test_interrupt_mid_upload_cancels_sessions_and_pushes_no_manifest(fake, make_image):
+    """Checklist 17: on Ctrl-C the open upload sessions are DELETEd."""
+    f = fake(chunk_min=0)
+    img = make_image()
+
+    def interrupt(digest, sent, total):
+        if sent > 64 * 1024:
+            raise KeyboardInterrupt
+    transport = Transport(f.host, CRED, RegistryOptions(concurrency=2))
+    with pytest.raises(KeyboardInterrupt):
+        Pusher(transport, "team/app", progress=interrupt).push(img, ("v1",))
+    assert f.find("DELETE", "/blobs/uploads/"), "the interrupted upload session was not cancelled"
+    assert f.uploads == {}, "an upload session was left open"
+    assert f.find("PUT", "/manifests/") == []
+
+
+def test_mount_token_asks_for_pull_on_the_source(fake, make_image):
+    f = fake(auth="bearer")
+    img = make_image()
+    _push(f, img, repo="source/app")
+    transport = Transport(f.host, CRED, RegistryOptions())
+    Pusher(transport, "target/app", mount_from=("source/app",)).push(img, ("v1",))
+    scopes = [r.query.get("scope") for r in f.token_requests]
+    assert ["repository:target/app:pull,push", "repository:source/app:pull"] in scopes
