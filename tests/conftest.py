@@ -56,3 +56,12 @@ def podman(tmp_path):
 def cache_dir(tmp_path_factory) -> Path:
     """One Go cache for the session, as a user's $XDG_CACHE_HOME/leango would be."""
     return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture(scope="session")
+def registry(tmp_path_factory):
+    """A real docker-registry (distribution 2.8) on 127.0.0.1, plain HTTP, no auth."""
+    from tests.support.registry import RealRegistry
+    reg = RealRegistry(tmp_path_factory.mktemp("registry"))
+    yield reg
+    reg.stop()

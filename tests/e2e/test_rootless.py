@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import HELLO_REF
 from tests.support.tools import require
 
 USER = "leango-rootless"
@@ -76,18 +75,21 @@ def as_user(user, argv, workdir: Path) -> subprocess.CompletedProcess:
     return subprocess.run(argv, cwd=workdir, env=env, capture_output=True, text=True, timeout=600)
 
 
-def test_rootless_build_and_run(user, workdir, hello):
+def test_rootless_build_push_and_run(user, workdir, hello, registry):
     probe = as_user(user, [sys.executable, "-c", "import click, oras, zstandard, go"], workdir)
     assert probe.returncode == 0, (
         f"{sys.executable} cannot be used by {user.pw_name}: make the virtual environment with "
         f"/usr/bin/python3 in a world-readable place (scripts/setup does)\n{probe.stderr}")
     archive = workdir / "out" / "hello.oci.tar"
+    pushed_ref = f"{registry.host}/rootless/hello:v1"
     proc = as_user(user, [sys.executable, "-m", "builder", "build", "src/fixtures/hello-world",
-                          "--tag", HELLO_REF, "--oci-archive", str(archive), "--json"], workdir)
+                          "--tag", pushed_ref, "--push",
+                          "--oci-archive", str(archive), "--json"], workdir)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     # Same inputs, another user, another directory: the same image.
     assert result["digest"] == hello.result["digest"]
+    assert result["pushed"][0]["reference"] == f"{pushed_ref}@{result['digest']}"
     assert archive.stat().st_uid == user.pw_uid
 
     ctr = as_user(user, ["buildah", "from", "--quiet", f"oci-archive:{archive}"], workdir)

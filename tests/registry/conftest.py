@@ -15,13 +15,6 @@ USER, PASSWORD = "ci-user", "s3cret-Pa55word"
 
 
 @pytest.fixture(scope="session")
-def registry(tmp_path_factory) -> RealRegistry:
-    reg = RealRegistry(tmp_path_factory.mktemp("registry"))
-    yield reg
-    reg.stop()
-
-
-@pytest.fixture(scope="session")
 def registry_ca(tmp_path_factory):
     return make_ca(tmp_path_factory.mktemp("registry-ca"))
 

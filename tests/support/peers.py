@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import tarfile
 import tempfile
 import time
 from pathlib import Path
 
-from .tools import require, run
+from .tools import require, run, stop_process
 
 
 def _short_dir() -> str:
@@ -91,13 +89,7 @@ class Containerd:
         return run([self.ctr, "-a", str(self.socket), *args])
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import ssl
 import subprocess
@@ -12,7 +10,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .tools import require, run
+from .tools import require, run, stop_process
 
 
 def free_port() -> int:
@@ -64,13 +62,7 @@ class RealRegistry:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait()
+        stop_process(self.proc)
         self.log.close()
 
 

@@ -28,3 +28,17 @@ def run(argv, *, check=True, timeout=300, **kw) -> subprocess.CompletedProcess:
         raise AssertionError(f"{' '.join(map(str, argv))} failed ({proc.returncode}):\n"
                              f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
     return proc
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 10) -> None:
+    """SIGTERM the process group started with start_new_session=True, then SIGKILL."""
+    import os
+    import signal
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()

@@ -1,0 +1,36 @@
+"""Upload progress: on a terminal, per blob with bytes and rate; silent otherwise."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+
+from tests.conftest import FIXTURES, REPO
+from tests.e2e.conftest import leango
+from tests.support.tools import require
+
+
+def test_progress_on_a_tty(registry, cache_dir, make_image):
+    require("script")
+    argv = [sys.executable, "-m", "builder", "build", str(FIXTURES / "hello-world"), "--tag",
+            f"{registry.host}/progress/tty:v1", "--push", "--cache-dir", str(cache_dir)]
+    # util-linux `script` gives the command a real pseudo-terminal.
+    proc = subprocess.run(["script", "-qfec", shlex.join(argv), "/dev/null"], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert proc.returncode == 0, proc.stdout
+    import re
+    assert re.search(r"\x1b\[Kpushing [0-9a-f]{12} \d+%", proc.stdout), proc.stdout
+    assert "100%" in proc.stdout and "/s" in proc.stdout
+
+
+def test_no_progress_without_a_tty_or_with_quiet(registry, cache_dir):
+    for extra in ((), ("--quiet",)):
+        proc = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/progress/pipe{len(extra)}:v1",
+                      "--push", "--cache-dir", cache_dir, *extra)
+        assert "%" not in proc.stderr and "\r" not in proc.stderr
+        if extra:
+            assert proc.stderr == ""
+        else:
+            assert "3 blob(s) uploaded" in proc.stderr
