@@ -16,7 +16,7 @@ from urllib.parse import quote, urljoin, urlsplit
 from ..blob import Blob
 from ..errors import RegistryError
 from .auth import check_redirect_target
-from .transport import RETRY_STATUSES, Transport, redact, retry_after
+from .transport import RETRY_STATUSES, Transport, redact
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (digest, bytes sent, total)
@@ -160,8 +160,9 @@ class BlobUploader:
         self._send_once("PUT", url, headers, body, (201,))
 
     def _send_once(self, method, url, headers, body, expect):
+        """One request of an upload session; transient failures restart the session."""
         try:
-            resp = self.t.request(method, url, scopes=self.scopes, expect=expect, headers=headers,
+            return self.t.request(method, url, scopes=self.scopes, expect=expect, headers=headers,
                                   body=body, retry=False)
         except Cancelled:
             raise
@@ -170,9 +171,6 @@ class BlobUploader:
                 wait = exc.retry_after if exc.status == 429 else None
                 raise _Retryable(str(exc), exc.status, wait) from None
             raise
-        if resp.status_code == 429 or resp.status_code in RETRY_STATUSES:
-            raise _Retryable(f"HTTP {resp.status_code}", resp.status_code, retry_after(resp, 60))
-        return resp
 
     def _chunked(self, blob: Blob, location: str) -> None:
         offset, size, recoveries = 0, blob.size, 0
