@@ -153,3 +153,37 @@ def test_interrupted_write_leaves_nothing(tmp_path, make_image, monkeypatch):
         write_oci_archive(dest, img, [REF])
     assert dest.read_bytes() == b"previous"
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_concurrent_writers_lose_no_tag(tmp_path, make_image):
+    import multiprocessing
+    layout = tmp_path / "layout"
+    img = make_image("app")
+    write_layout(layout, img, ["localhost/x:seed"])
+    ctx = multiprocessing.get_context("fork")
+    procs = [ctx.Process(target=_write_tags, args=(layout, img, w)) for w in range(3)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(60)
+        assert p.exitcode == 0
+    index = json.loads((layout / "index.json").read_bytes())
+    names = {m["annotations"][REF_NAME] for m in index["manifests"]}
+    assert names == {"localhost/x:seed"} | {f"localhost/x:w{w}-{i}" for w in range(3) for i in range(15)}
+
+
+def _write_tags(layout, img, worker):
+    for i in range(15):
+        write_layout(layout, img, [f"localhost/x:w{worker}-{i}"])
+
+
+def test_corrupt_existing_blob_is_replaced(tmp_path, make_image):
+    layout = tmp_path / "layout"
+    img = make_image("app")
+    write_layout(layout, img, [REF])
+    victim = layout / "blobs" / "sha256" / img.layers[1].digest.hex
+    data = bytearray(victim.read_bytes())
+    data[100] ^= 0xFF
+    victim.write_bytes(bytes(data))
+    write_layout(layout, img, [REF])
+    check_layout(layout)

@@ -7,7 +7,10 @@ org.opencontainers.image.ref.name), replacing an older entry of the same name.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
@@ -64,6 +67,17 @@ def read_index(root: Path) -> list[Descriptor]:
         raise LayoutError(f"{path}: not a valid OCI index: {exc}") from exc
 
 
+@contextmanager
+def _locked(root: Path):
+    """An advisory lock on the layout directory itself (no extra file in the layout)."""
+    fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
 def _check_layout_dir(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise LayoutError(f"{root} exists and is not a directory")
@@ -72,9 +86,17 @@ def _check_layout_dir(root: Path) -> None:
                           "choose an empty or new directory")
 
 
+def _holds(path: Path, blob: Blob) -> bool:
+    """True when path already has exactly this blob's bytes (never trust a name alone)."""
+    if not path.is_file() or path.is_symlink() or path.stat().st_size != blob.size:
+        return False
+    with open(path, "rb") as src:
+        return copy_hashed(src, None)[0] == blob.digest
+
+
 def write_blob(root: Path, blob: Blob) -> None:
     dest = blob_path(root, blob.digest)
-    if dest.is_file() and not dest.is_symlink() and dest.stat().st_size == blob.size:
+    if _holds(dest, blob):
         return
     dest.parent.mkdir(parents=True, exist_ok=True)
     with atomic_writer(dest) as out, blob.open() as src:
@@ -93,10 +115,11 @@ def write_layout(root: Path, artifact, names: Iterable[str] = ()) -> Descriptor:
         for blob in artifact.blobs():
             write_blob(root, blob)
         write_blob(root, artifact.root)
-        if not (root / "oci-layout").exists():
-            write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)
-        entries = merge_index(read_index(root), index_entries(artifact.descriptor, names))
-        write_bytes_atomic(root / "index.json", index_json(entries))
+        with _locked(root):  # index.json is read-modify-write: one writer at a time
+            if not (root / "oci-layout").exists():
+                write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)
+            entries = merge_index(read_index(root), index_entries(artifact.descriptor, names))
+            write_bytes_atomic(root / "index.json", index_json(entries))
     except OSError as exc:
         raise LayoutError(f"cannot write OCI layout {root}: {exc}") from exc
     return artifact.descriptor

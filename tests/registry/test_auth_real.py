@@ -31,7 +31,8 @@ def _env(home, **extra):
 
 
 def _push(reg, ca, home, cache_dir, *extra, env=None, check=True, repo="auth/hello:v1"):
-    args = ["build", FIXTURES / "hello-world", "--tag", f"{reg.host}/{repo}", "--push", "--json", "-q",
+    quiet = [] if any(str(e).startswith("-v") for e in extra) else ["-q"]
+    args = ["build", FIXTURES / "hello-world", "--tag", f"{reg.host}/{repo}", "--push", "--json", *quiet,
             "--cache-dir", cache_dir, *extra]
     if ca is not None:
         args += ["--registry-ca", ca.ca_cert]
@@ -148,3 +149,12 @@ def test_insecure_registry_flag_skips_verification(secure_registry, home, cache_
     _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
     proc = _push(secure_registry, None, home, cache_dir, "--insecure-registry", secure_registry.host)
     assert json.loads(proc.stdout)["pushed"]
+
+
+def test_verbose_output_carries_no_secrets(secure_registry, registry_ca, home, cache_dir):
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
+    proc = _push(secure_registry, registry_ca, home, cache_dir, "-vv", repo="auth/verbose:v1")
+    log = proc.stderr + proc.stdout
+    assert "GET /v2/" in log or "/v2/" in log, "debug logging did not show requests"
+    assert PASSWORD not in log and _auth() not in log
+    assert "_state=" not in log and "Authorization" not in log
