@@ -15,3 +15,10 @@ def test_cmd_subdirectory_with_ldflags(tmp_path, cache_dir):
     assert json.loads(proc.stdout)["images"][0]["platform"] == "linux/amd64"
     ran = Buildah(tmp_path / "b").run_image(f"oci-archive:{archive}", "/greet")
     assert ran.stdout == "Greetings from nested v1.2.3\n"
+
+
+def test_vendored_dependency_builds_offline(tmp_path, cache_dir):
+    archive = tmp_path / "vendored.tar"
+    leango("build", FIXTURES / "vendored", "--oci-archive", archive, "--cache-dir", cache_dir)
+    ran = Buildah(tmp_path / "b").run_image(f"oci-archive:{archive}", "/vendored")
+    assert ran.stdout == "Hello, vendored world\n"
