@@ -59,7 +59,7 @@ def test_layout_refuses_a_foreign_directory(tmp_path, make_image):
     (tmp_path / "notes.txt").write_text("mine")
     with pytest.raises(LayoutError, match="not an OCI layout"):
         write_layout(tmp_path, make_image(), [REF])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", f"work-app-amd64-gzip"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt", "work-app-amd64-gzip"]
 
 
 def test_oci_archive_round_trip(tmp_path, make_image, podman):

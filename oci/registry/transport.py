@@ -8,12 +8,8 @@ A request body comes from an opener, so every attempt re-sends from byte 0.
 
 from __future__ import annotations
 
-import email.utils
-import ipaddress
-import json
 import logging
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -24,30 +20,14 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from ..errors import RegistryError
-from .auth import Authorizer, Challenge, basic_header
+from .auth import Authorizer, Challenge
 from .credentials import Credential
+from .httputil import RETRY_STATUSES, is_loopback, oci_error, reason as _reason, redact, retry_after
+from .tokens import fetch_token
 
+__all__ = ["RETRY_STATUSES", "RegistryOptions", "Transport", "is_loopback", "redact", "retry_after"]
 log = logging.getLogger(__name__)
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
-MAX_ERROR_BODY = 1 << 20
 USER_AGENT = "leango/0.1"
-
-
-class _RedactQueries(logging.Filter):
-    """urllib3 logs request lines at DEBUG; strip their queries (upload _state,
-    signed-URL parameters) so debug output never carries secrets (checklist 26)."""
-
-    _QUERY = re.compile(r"\?[^\s\"]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self._QUERY.sub("?…", a) if isinstance(a, str) else a
-                                for a in record.args)
-        record.msg = self._QUERY.sub("?…", str(record.msg))
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_RedactQueries())
 
 
 @dataclass(frozen=True)
@@ -64,50 +44,6 @@ class RegistryOptions:
     chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
     proxies: tuple[tuple[str, str], ...] = ()
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
-
-
-def is_loopback(host: str) -> bool:
-    """host is "name[:port]" or "[v6][:port]"; true for localhost and loopback IPs."""
-    name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
-
-
-def redact(url: str) -> str:
-    """A URL fit for logs and messages: no query (upload _state, signatures)."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
-
-
-def oci_error(resp: requests.Response) -> tuple[str, str]:
-    """(code, message) from an OCI error body, read at most MAX_ERROR_BODY bytes."""
-    try:
-        raw = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if resp.raw else b""
-    except Exception:  # noqa: BLE001 - a broken error body must not hide the status
-        raw = b""
-    try:
-        errors = json.loads(raw).get("errors") or []
-        first = errors[0]
-        return str(first.get("code", "")), str(first.get("message", ""))
-    except (ValueError, AttributeError, IndexError, TypeError):
-        text = raw[:200].decode("utf-8", "replace").strip()
-        return "", "" if text.lstrip().startswith("<") else text
-
-
-def retry_after(resp: requests.Response, cap: float) -> float | None:
-    value = resp.headers.get("Retry-After")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        seconds = when.timestamp() - time.time() if when else 0.0
-    return max(0.0, min(seconds, cap))
 
 
 class Transport:
@@ -270,53 +206,6 @@ class Transport:
                     self._warned.add(value)
                 log.warning("registry %s: %s", self.host, value[4:].strip().lstrip("-").strip().strip('"'))
 
-    # -- tokens ----------------------------------------------------------------
     def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...], cred: Credential) -> str:
-        realm, service = challenge.get("realm"), challenge.get("service")
-        scope_list = list(scopes) or [s for s in challenge.get("scope").split(" ") if s]
-        if cred.identity_token:
-            resp = self._token_request("POST", realm, data={
-                "grant_type": "refresh_token", "refresh_token": cred.identity_token,
-                "service": service, "scope": " ".join(scope_list), "client_id": "leango"})
-            if resp.status_code not in (404, 405):
-                return self._token_from(resp, realm)
-            resp.close()
-        params = [("service", service)] if service else []
-        params += [("scope", s) for s in scope_list]
-        headers = {}
-        if cred.username and cred.password:
-            headers["Authorization"] = basic_header(cred)
-        return self._token_from(self._token_request("GET", realm, params=params, headers=headers), realm)
-
-    def _token_request(self, method, realm, **kw) -> requests.Response:
-        try:
-            return self.session.request(method, realm, timeout=(self.options.connect_timeout,
-                                        self.options.read_timeout), verify=self.verify,
-                                        allow_redirects=False, **kw)
-        except requests.exceptions.RequestException as exc:
-            raise RegistryError(f"token request to {redact(realm)} failed: {_reason(exc)}") from None
-
-    def _token_from(self, resp: requests.Response, realm: str) -> str:
-        if resp.status_code != 200:
-            code, message = oci_error(resp)
-            raise RegistryError(f"token request to {redact(realm)} returned HTTP {resp.status_code}"
-                                + (f" ({code or message})" if code or message else "")
-                                + ("; check your credentials" if resp.status_code in (401, 403) else ""),
-                                status=resp.status_code, code=code)
-        try:
-            data = resp.json()
-            token = data.get("token") or data.get("access_token")
-        except ValueError:
-            token = None
-        if not token:
-            raise RegistryError(f"token response from {redact(realm)} has no token")
-        return token
-
-
-def _reason(exc: Exception) -> str:
-    text = str(exc)
-    for marker in ("certificate verify failed", "Connection refused", "Read timed out",
-                   "Connection reset", "Connection aborted", "timed out", "Name or service not known"):
-        if marker.lower() in text.lower():
-            return marker.lower() if marker[0].isupper() else marker
-    return type(exc).__name__
+        return fetch_token(self.session, challenge, scopes, cred, verify=self.verify,
+                           timeout=(self.options.connect_timeout, self.options.read_timeout))

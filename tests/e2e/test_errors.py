@@ -1,7 +1,5 @@
 """Bad input: one clear line on stderr, a non-zero exit, never a traceback."""
 
-import os
-import shutil
 
 import pytest
 
