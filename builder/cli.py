@@ -77,7 +77,7 @@ def main() -> None:
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
               help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
 @click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="CA certificate (PEM) to verify registries with, instead of the system's.")
+              help="Extra CA certificate (PEM) to trust for registries, besides the system's.")
 @click.option("--mount-from", multiple=True, metavar="REPOSITORY",
               help="Repository on the same registry to mount existing blobs from (repeatable).")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
@@ -127,7 +127,9 @@ def _registry_options(insecure, registry_ca) -> RegistryOptions:
     proxies = tuple((key, os.environ[var]) for key, var in
                     (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY"), ("no_proxy", "NO_PROXY"))
                     if os.environ.get(var))
-    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies)
+    # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
+    system = {"system_ca": Path(os.environ["SSL_CERT_FILE"])} if os.environ.get("SSL_CERT_FILE") else {}
+    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies, **system)
 
 
 def _with_default_output(spec: BuildSpec) -> BuildSpec:
@@ -248,7 +250,7 @@ class Progress:
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
 @click.option("--insecure-registry", "insecure", is_flag=True, help="Allow plain HTTP or unverified TLS.")
 @click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="CA certificate (PEM) to verify the registry with.")
+              help="Extra CA certificate (PEM) to trust, besides the system's.")
 @click.option("--authfile", type=click.Path(path_type=Path),
               help="auth.json to write (default: where podman, buildah and skopeo read it).")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")

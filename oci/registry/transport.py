@@ -8,8 +8,11 @@ A request body comes from an opener, so every attempt re-sends from byte 0.
 
 from __future__ import annotations
 
+import atexit
 import logging
+import os
 import random
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -30,10 +33,22 @@ log = logging.getLogger(__name__)
 USER_AGENT = "leango/0.1"
 
 
+# Where Linux distributions keep the system trust bundle (the list Go's
+# crypto/x509 root_linux.go searches).
+SYSTEM_CA_FILES = ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt",
+                   "/etc/ssl/ca-bundle.pem", "/etc/pki/tls/cacert.pem",
+                   "/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem", "/etc/ssl/cert.pem")
+
+
+def system_ca_file() -> Path | None:
+    return next((Path(p) for p in SYSTEM_CA_FILES if Path(p).is_file()), None)
+
+
 @dataclass(frozen=True)
 class RegistryOptions:
     insecure_hosts: tuple[str, ...] = ()  # plain http / unverified TLS allowed for these
-    ca_file: Path | None = None
+    ca_file: Path | None = None  # trusted in addition to the system bundle
+    system_ca: Path | None = field(default_factory=system_ca_file)  # None: certifi's bundle
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
     max_attempts: int = 5
@@ -44,6 +59,25 @@ class RegistryOptions:
     chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
     proxies: tuple[tuple[str, str], ...] = ()
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+
+
+def trust_bundle(options: RegistryOptions) -> bool | str:
+    """The `verify` value for requests: the system bundle, plus --registry-ca when given
+    (like certs.d for podman: a private CA adds to the trust, it does not replace it)."""
+    if options.ca_file is None:
+        return str(options.system_ca) if options.system_ca else True
+    try:
+        extra = Path(options.ca_file).read_bytes()
+        system = Path(options.system_ca).read_bytes() if options.system_ca else b""
+    except OSError as exc:
+        raise RegistryError(f"cannot read CA file: {exc}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in extra:
+        raise RegistryError(f"{options.ca_file} contains no PEM certificate")
+    fd, path = tempfile.mkstemp(prefix="leango-ca-", suffix=".pem")
+    with os.fdopen(fd, "wb") as out:
+        out.write(system + b"\n" + extra)
+    atexit.register(lambda: Path(path).unlink(missing_ok=True))
+    return path
 
 
 class Transport:
@@ -57,7 +91,7 @@ class Transport:
         self.session.proxies = dict(options.proxies)
         self.session.headers["User-Agent"] = USER_AGENT
         self.insecure = host in options.insecure_hosts
-        self.verify: bool | str = str(options.ca_file) if options.ca_file else True
+        self.verify: bool | str = trust_bundle(options)
         self.base = ""
         self._warned: set[str] = set()
         self._lock = threading.Lock()

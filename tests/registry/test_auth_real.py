@@ -158,3 +158,20 @@ def test_verbose_output_carries_no_secrets(secure_registry, registry_ca, home, c
     assert "GET /v2/" in log or "/v2/" in log, "debug logging did not show requests"
     assert PASSWORD not in log and _auth() not in log
     assert "_state=" not in log and "Authorization" not in log
+
+
+def test_ssl_cert_file_replaces_the_system_trust(secure_registry, registry_ca, home, cache_dir, tmp_path):
+    """A CA installed in the trust bundle (here via SSL_CERT_FILE) needs no --registry-ca."""
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(registry_ca.ca_cert.read_bytes())
+    _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
+    proc = _push(secure_registry, None, home, cache_dir, env=_env(home, SSL_CERT_FILE=str(bundle)))
+    assert json.loads(proc.stdout)["pushed"]
+
+
+def test_registry_ca_adds_to_the_system_trust():
+    from oci.registry.transport import RegistryOptions, trust_bundle
+    from pathlib import Path
+    import certifi
+    path = trust_bundle(RegistryOptions(ca_file=Path(certifi.where()), system_ca=Path(certifi.where())))
+    assert Path(path).read_bytes().count(b"BEGIN CERTIFICATE") == 2 * Path(certifi.where()).read_bytes().count(b"BEGIN CERTIFICATE")
