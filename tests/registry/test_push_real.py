@@ -96,3 +96,13 @@ def test_empty_blob_and_empty_json_config(registry):
     braces = Blob(Descriptor(mediatypes.OCI_EMPTY, Digest.of_bytes(b"{}"), 2), data=b"{}")
     assert [uploader.push(b).action for b in (empty, braces)] == ["uploaded", "uploaded"]
     assert [uploader.push(b).action for b in (empty, braces)] == ["exists", "exists"]
+
+
+def test_unreachable_registry_is_one_clear_line(tmp_path, cache_dir):
+    from tests.support.registry import free_port
+    host = f"127.0.0.1:{free_port()}"  # nothing listens there
+    proc = leango("build", FIXTURES / "hello-world", "--tag", f"{host}/x:v1", "--push", "-q",
+                  "--oci-archive", tmp_path / "kept.tar", "--cache-dir", cache_dir, check=False)
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == f"leango: error: cannot connect to {host}: connection refused"
+    assert (tmp_path / "kept.tar").is_file(), "the offline output must survive a failed push"
