@@ -15,12 +15,14 @@ import random
 import tempfile
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 from urllib.parse import urlencode, urlsplit
 
 import requests
+import urllib3
 
 from ..errors import RegistryError
 from .auth import Authorizer, Challenge
@@ -90,7 +92,13 @@ class Transport:
         self.session.trust_env = False  # no .netrc or env proxies behind our back
         self.session.proxies = dict(options.proxies)
         self.session.headers["User-Agent"] = USER_AGENT
-        self.insecure = host in options.insecure_hosts
+        self.insecure = host in options.insecure_hosts or \
+            (urlsplit(f"//{host}").hostname or "") in options.insecure_hosts
+        if self.insecure:
+            # The user asked for this host by name; one log line instead of a Python
+            # warning on every request.
+            warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
+            log.warning("TLS verification is off for %s (--insecure-registry)", host)
         self.verify: bool | str = trust_bundle(options)
         self.base = ""
         self._warned: set[str] = set()

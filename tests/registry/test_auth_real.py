@@ -149,6 +149,10 @@ def test_insecure_registry_flag_skips_verification(secure_registry, home, cache_
     _write(home / ".docker" / "config.json", {"auths": {secure_registry.host: {"auth": _auth()}}})
     proc = _push(secure_registry, None, home, cache_dir, "--insecure-registry", secure_registry.host)
     assert json.loads(proc.stdout)["pushed"]
+    assert "Warning" not in proc.stderr, "urllib3's InsecureRequestWarning leaked to stderr"
+    # The port may be left out, as in --insecure-registry HOST.
+    proc = _push(secure_registry, None, home, cache_dir, "--insecure-registry", "127.0.0.1")
+    assert json.loads(proc.stdout)["pushed"]
 
 
 def test_verbose_output_carries_no_secrets(secure_registry, registry_ca, home, cache_dir):
