@@ -280,3 +280,19 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
     except OSError as exc:
         _fail(OciError(f"cannot write credentials: {exc}"), EXIT_BUILD_FAILED)
     click.echo(f"Login succeeded: credentials for {host} stored in {path}", err=True)
+
+
+@main.command("logout")
+@click.argument("registry")
+@click.option("--authfile", type=click.Path(path_type=Path), help="auth.json to edit (default: as login).")
+def logout_cmd(registry, authfile):
+    """Forget the credentials `leango login` stored for REGISTRY."""
+    from oci.registry.credentials import auth_file_paths, remove_login
+    host = registry.split("://", 1)[-1].rstrip("/")
+    path = authfile or auth_file_paths(os.environ, Path.home(), os.getuid(), for_write=True)[0]
+    try:
+        removed = remove_login(path, host)
+    except (OciError, OSError) as exc:
+        _fail(OciError(f"cannot update {path}: {exc}"), EXIT_BUILD_FAILED)
+    click.echo(f"Removed credentials for {host} from {path}" if removed
+               else f"Not logged in to {host} (in {path})", err=True)

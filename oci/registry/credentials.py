@@ -194,6 +194,11 @@ def store_login(path: Path, registry: str, username: str, password: str) -> None
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
     auths[registry] = {"auth": token}
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _write_private_json(path, data)
+
+
+def _write_private_json(path: Path, data: dict) -> None:
+    """Write data to path atomically, readable by its owner only (0600)."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
@@ -204,3 +209,13 @@ def store_login(path: Path, registry: str, username: str, password: str) -> None
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def remove_login(path: Path, registry: str) -> bool:
+    """Forget registry's entry in an auth.json; True when there was one."""
+    data = _load(path)
+    if not data or registry not in (data.get("auths") or {}):
+        return False
+    del data["auths"][registry]
+    _write_private_json(path, data)
+    return True

@@ -93,3 +93,18 @@ def test_zstd_build(tmp_path, cache_dir):
     layers = json.loads(proc.stdout)["images"][0]["layers"]
     assert {l["mediaType"] for l in layers} == {"application/vnd.oci.image.layer.v1.tar+zstd"}
     assert check_layout(extract(tmp_path / "z.tar", tmp_path / "x")).manifests
+
+
+def test_source_date_epoch_sets_every_timestamp(tmp_path, cache_dir, hello):
+    import tarfile
+    proc = leango("build", FIXTURES / "hello-world", "--json", "--oci-layout", tmp_path / "l",
+                  "--cache-dir", cache_dir, env={"SOURCE_DATE_EPOCH": "1700000000"})
+    result = json.loads(proc.stdout)
+    assert result["digest"] != hello.result["digest"]
+    blobs = tmp_path / "l" / "blobs" / "sha256"
+    config = json.loads((blobs / result["images"][0]["config"][7:]).read_bytes())
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    assert {h["created"] for h in config["history"]} == {"2023-11-14T22:13:20Z"}
+    for layer in result["images"][0]["layers"]:
+        with tarfile.open(blobs / layer["digest"][7:]) as tar:
+            assert {m.mtime for m in tar.getmembers()} == {1700000000}

@@ -143,6 +143,9 @@ def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home,
     info = skopeo_inspect(f"docker://{secure_registry.host}/auth/hello:v1",
                           extra=[f"--authfile={authfile}", f"--cert-dir={certs}"])
     assert info["Digest"] == digest
+    out = leango("logout", secure_registry.host, "--authfile", authfile, env=_env(home))
+    assert "Removed credentials" in out.stderr
+    assert json.loads(authfile.read_text())["auths"] == {}
 
 
 def test_insecure_registry_flag_skips_verification(secure_registry, home, cache_dir):

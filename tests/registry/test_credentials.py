@@ -12,7 +12,7 @@ import pytest
 from oci.errors import RegistryError
 from oci.registry.auth import check_redirect_target, parse_challenges
 from oci.registry.credentials import (ANONYMOUS, Credential, CredentialSources, auth_file_paths,
-                                      normalise_key, resolve, store_login)
+                                      normalise_key, remove_login, resolve, store_login)
 from oci.registry.transport import is_loopback, redact
 from oci.registry.upload import with_digest
 
@@ -127,12 +127,15 @@ def test_auth_file_locations():
     assert auth_file_paths({}, home, 0, for_write=True) == [Path("/run/containers/0/auth.json")]
 
 
-def test_store_login_keeps_other_entries(tmp_path):
+def test_store_and_remove_login_keep_other_entries(tmp_path):
     path = _file(tmp_path / "auth.json", {"auths": {"other.io": _auth("o", "p")}, "credHelpers": {"x": "y"}})
     store_login(path, "r.io", "me", "pw")
     data = json.loads(path.read_text())
     assert set(data["auths"]) == {"other.io", "r.io"} and data["credHelpers"] == {"x": "y"}
     assert resolve(CredentialSources((path,)), "r.io", "a") == Credential("me", "pw")
+    assert remove_login(path, "r.io") and not remove_login(path, "r.io")
+    assert resolve(CredentialSources((path,)), "r.io", "a") is ANONYMOUS
+    assert set(json.loads(path.read_text())["auths"]) == {"other.io"}
 
 
 def test_parse_challenges():
