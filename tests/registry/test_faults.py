@@ -116,6 +116,8 @@ def test_concurrency_is_bounded(proxy, registry, make_image, do_push, tmp_path):
     index = Index(tuple(make_image("cc", platform=Platform("linux", a)) for a in ("amd64", "arm64", "386")))
     do_push(index, [f"{proxy.host}/faults/conc:v1"], options=RegistryOptions(concurrency=2))
     assert 1 <= proxy.max_inflight <= 2
+    base = index.manifests[0].layers[0].digest.hex  # shared by all three platforms
+    assert len(proxy.requests("PUT", f"digest=sha256%3A{base}")) == 1, "identical layer uploaded twice"
     order = [s.path for s in proxy.seen if s.method == "PUT"]
     manifest_puts = [i for i, p in enumerate(order) if "/manifests/" in p]
     blob_puts = [i for i, p in enumerate(order) if "/blobs/" in p]
