@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from oci.registry.credentials import CredentialSources
 from oci.registry.transport import RegistryOptions
 
 from . import __version__
-from .errors import BuildError, Interrupted
+from .errors import BuildError, Interrupted, SourceError, SpecError
 from .pipeline import BuildResult, build
 from .platform import host_platform, parse_platform
 from .runner import SubprocessRunner
@@ -141,16 +142,21 @@ def _with_default_output(spec: BuildSpec) -> BuildSpec:
     return replace(spec, outputs=Outputs(oci_layout=layout))
 
 
+def _on_sigterm(signum, _frame):
+    raise Interrupted("interrupted by SIGTERM")
+
+
 def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
     progress = Progress() if spec.push and not quiet and sys.stderr.isatty() else None
+    # SIGTERM unwinds like Ctrl-C: the container is removed, open uploads are DELETEd.
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = build(spec, SubprocessRunner(), progress=progress)
     except (Interrupted, KeyboardInterrupt):
-        click.echo("leango: interrupted; the build container was removed", err=True)
+        click.echo("leango: interrupted; the build container and open uploads were cleaned up", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except BuildError as exc:
-        code = EXIT_USAGE if type(exc).__name__ in ("SpecError", "SourceError") else EXIT_BUILD_FAILED
-        _fail(exc, code)
+        _fail(exc, EXIT_USAGE if isinstance(exc, (SpecError, SourceError)) else EXIT_BUILD_FAILED)
     except OciError as exc:
         _fail(exc, EXIT_BUILD_FAILED)
     finally:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+import time
 from dataclasses import dataclass, field
 
 from .. import mediatypes
@@ -20,6 +20,7 @@ from .transport import Transport
 from .upload import BlobOutcome, BlobUploader, Cancelled, Progress
 
 log = logging.getLogger(__name__)
+CANCEL_GRACE = 5.0  # seconds the workers get to DELETE their sessions after an interrupt
 
 
 @dataclass
@@ -59,32 +60,47 @@ class Pusher:
         return report
 
     def _push_blobs(self, blobs: list[Blob]) -> list[BlobOutcome]:
-        workers = max(1, min(self.t.options.concurrency, len(blobs)))
-        self.t.ping()  # once, before the threads share the connection settings
-        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="leango-push")
-        try:
-            futures = [pool.submit(self._push_one, blob) for blob in blobs]
-            done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-            failed = [f for f in done if f.exception() is not None]
-            if failed:
-                raise _first_real_error(failed)
-            return [f.result() for f in futures]
-        except BaseException:
-            # A failure, Ctrl-C or SIGTERM: running uploads stop at their next read and
-            # DELETE their sessions; queued ones never start.
-            self.cancel.set()
-            raise
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+        """Upload with at most `concurrency` workers; the first failure stops the rest.
 
-    def _push_one(self, blob: Blob) -> BlobOutcome:
-        if self.cancel.is_set():
-            raise Cancelled("push cancelled after another blob failed")
+        Workers are daemon threads joined from this (main) thread, so Ctrl-C or
+        SIGTERM interrupts the wait at once: running uploads then stop at their
+        next read and DELETE their sessions, within CANCEL_GRACE seconds.
+        """
+        self.t.ping()  # once, before the threads share the connection settings
+        queue, results, errors = list(reversed(blobs)), {}, []
+        lock = threading.Lock()
+
+        def worker() -> None:
+            while not self.cancel.is_set():
+                with lock:
+                    if not queue:
+                        return
+                    blob = queue.pop()
+                try:
+                    results[blob.digest] = self.uploader.push(blob, self.mount_from)
+                except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                    self.cancel.set()
+                    errors.append(exc)
+                    return
+
+        threads = [threading.Thread(target=worker, name=f"leango-push-{i}", daemon=True)
+                   for i in range(max(1, min(self.t.options.concurrency, len(blobs))))]
+        for thread in threads:
+            thread.start()
         try:
-            return self.uploader.push(blob, self.mount_from)
+            for thread in threads:
+                thread.join()
         except BaseException:
-            self.cancel.set()  # the first failure stops every other upload
+            self.cancel.set()
+            deadline = time.monotonic() + CANCEL_GRACE
+            for thread in threads:
+                thread.join(max(0.0, deadline - time.monotonic()))
+            # A worker still blocked on the network cannot clean up: do it for it.
+            self.uploader.abort_open_sessions()
             raise
+        if errors:
+            raise _first_real_error(errors)
+        return [results[b.digest] for b in blobs]
 
     def put_manifest(self, blob: Blob, reference: str) -> None:
         url = self.t.url(f"/v2/{self.repo}/manifests/{reference}")
@@ -109,6 +125,5 @@ def _unique(blobs) -> list[Blob]:
     return out
 
 
-def _first_real_error(failed) -> BaseException:
-    errors = [f.exception() for f in failed]
+def _first_real_error(errors: list[BaseException]) -> BaseException:
     return next((e for e in errors if not isinstance(e, Cancelled)), errors[0])

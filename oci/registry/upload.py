@@ -73,6 +73,8 @@ class BlobUploader:
         self.progress, self.chunk_size = progress, chunk_size
         self.scopes = (f"repository:{repository}:pull,push",)
         self.min_chunk = 0
+        self._open: set[str] = set()  # upload sessions started and not yet finished
+        self._open_lock = threading.Lock()
 
     def exists(self, blob: Blob) -> bool:
         url = self.t.url(f"/v2/{self.repo}/blobs/{blob.digest}")
@@ -115,7 +117,21 @@ class BlobUploader:
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
         if minimum.isdigit():
             self.min_chunk = int(minimum)
-        return self._location(url, resp)
+        location = self._location(url, resp)
+        with self._open_lock:
+            self._open.add(location)
+        return location
+
+    def _finished(self, location: str) -> None:
+        with self._open_lock:
+            self._open.discard(location)
+
+    def abort_open_sessions(self) -> None:
+        """DELETE every session still open (called after an interrupt); failures ignored."""
+        with self._open_lock:
+            open_now, self._open = list(self._open), set()
+        for location in open_now:
+            self._delete(location)
 
     def _location(self, request_url: str, resp) -> str:
         location = resp.headers.get("Location")
@@ -127,6 +143,7 @@ class BlobUploader:
         return absolute
 
     def _delete(self, location: str) -> None:
+        self._finished(location)
         try:
             self.t.request("DELETE", location, scopes=self.scopes, expect=(204, 200, 202, 404),
                            retry=False).close()
@@ -142,6 +159,7 @@ class BlobUploader:
                     self._chunked(blob, location)
                 else:
                     self._monolithic(blob, location)
+                self._finished(location)
                 return
             except _Retryable as exc:
                 self._delete(location)

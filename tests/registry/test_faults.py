@@ -156,3 +156,34 @@ def test_stalled_server_read_timeout(make_image, do_push):
         sock.close()
     assert time.monotonic() - start < 10
     assert "timed out" in str(err.value)
+
+
+def test_sigterm_during_push_cancels_open_uploads(proxy, cache_dir, tmp_path):
+    """Checklist 17 through the CLI: SIGTERM mid-body → exit 130, the session DELETEd, no manifest."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.conftest import FIXTURES, REPO
+    proxy.add(Fault("PUT", r"/blobs/uploads/.*digest=", "slow", rate=16 * 1024, times=-1))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "builder", "build", str(FIXTURES / "hello-world"), "--tag",
+         f"{proxy.host}/faults/sigterm:v1", "--push", "-q", "--cache-dir", str(cache_dir)],
+        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not proxy.requests("PUT", "/blobs/uploads/"):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "no upload started"
+        time.sleep(0.05)
+    time.sleep(0.5)
+    start = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - start < 10
+    assert "interrupted" in err and "Traceback" not in err
+    assert all(s.fault == "slow" for s in proxy.requests("PUT", "/blobs/uploads/"))
+    assert not [s for s in proxy.seen if s.status and s.status >= 500], "the test must not rely on errors"
+    assert proxy.requests("DELETE", "/blobs/uploads/"), "the open upload session was not cancelled"
+    assert proxy.requests("PUT", "/manifests/") == []

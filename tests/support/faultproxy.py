@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 class Fault:
     method: str
     path: str  # regex searched in the request path
-    action: str  # "status", "reset" or "stall"
+    action: str  # "status", "reset", "stall" or "slow" (forward, reading the body slowly)
     status: int = 503
     headers: dict = field(default_factory=dict)
     body: bytes = b""
     times: int = 1  # -1: forever
     stall: float = 30.0
+    rate: int = 32 * 1024  # bytes per second for "slow"
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -104,7 +105,7 @@ class FaultProxy:
             self.stop_event.wait(fault.stall)
             h.close_connection = True
             return
-        if fault:
+        if fault and fault.action == "status":
             _drain(h.rfile, length)
             record.status = fault.status
             h.send_response(fault.status)
@@ -121,13 +122,13 @@ class FaultProxy:
                 self.inflight += 1
                 self.max_inflight = max(self.max_inflight, self.inflight)
         try:
-            record.status = self._forward(h, method, path, length)
+            record.status = self._forward(h, method, path, length, fault.rate if fault else 0)
         finally:
             if uploading:
                 with self.lock:
                     self.inflight -= 1
 
-    def _forward(self, h, method, path, length) -> int:
+    def _forward(self, h, method, path, length, rate: int = 0) -> int:
         conn = http.client.HTTPConnection(self.upstream, timeout=60)
         headers = {k: v for k, v in h.headers.items() if k.lower() not in ("connection",)}
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -136,11 +137,13 @@ class FaultProxy:
         conn.endheaders()
         remaining = length
         while remaining > 0:
-            chunk = h.rfile.read(min(remaining, 1 << 16))
+            chunk = h.rfile.read(min(remaining, rate // 10 if rate else 1 << 16))
             if not chunk:
                 break
             conn.send(chunk)
             remaining -= len(chunk)
+            if rate and self.stop_event.wait(0.1):
+                break
         resp = conn.getresponse()
         body = resp.read()
         h.send_response(resp.status)
