@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 import click
@@ -149,7 +151,8 @@ def _on_sigterm(signum, _frame):
 def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
     progress = Progress() if spec.push and not quiet and sys.stderr.isatty() else None
     # SIGTERM unwinds like Ctrl-C: the container is removed, open uploads are DELETEd.
-    signal.signal(signal.SIGTERM, _on_sigterm)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         result = build(spec, SubprocessRunner(), progress=progress)
     except (Interrupted, KeyboardInterrupt):
@@ -223,8 +226,6 @@ class Progress:
     """Per-blob upload progress on one rewritten stderr line (TTY only)."""
 
     def __init__(self) -> None:
-        import threading
-        import time
         self._time = time.monotonic
         self._lock = threading.Lock()
         self._blobs: dict[str, tuple[int, int]] = {}
