@@ -108,3 +108,12 @@ def test_source_date_epoch_sets_every_timestamp(tmp_path, cache_dir, hello):
     for layer in result["images"][0]["layers"]:
         with tarfile.open(blobs / layer["digest"][7:]) as tar:
             assert {m.mtime for m in tar.getmembers()} == {1700000000}
+
+
+def test_go_caches_default_to_xdg_cache_home(tmp_path):
+    cache_home = tmp_path / "xdg"
+    leango("build", FIXTURES / "hello-world", "-q", "--oci-layout", tmp_path / "l",
+           env={"XDG_CACHE_HOME": str(cache_home)})
+    assert (cache_home / "leango" / "go" / "go-build").is_dir()
+    # The per-build work directory is gone afterwards.
+    assert list((cache_home / "leango" / "work").iterdir()) == []

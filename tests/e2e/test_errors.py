@@ -55,9 +55,12 @@ def test_missing_buildah(tmp_path):
 
 
 def test_compile_error_shows_the_compiler(tmp_path):
+    from tests.e2e.conftest import buildah_state
+    before = buildah_state()
     message = _fails(FIXTURES / "compile-error", "-q", "--cache-dir", tmp_path, code=1)
     assert message.startswith("leango: error: go build failed for linux/")
     assert "undefined: undefinedFunction" in message
+    assert buildah_state() == before, "a failed build left a container or image behind"
 
 
 def test_cgo_package_explains_why(tmp_path):
