@@ -6,7 +6,6 @@ image leango makes with the same options shares it byte for byte.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -14,7 +13,7 @@ from typing import Callable
 from oci import Image, ImageConfig, Index, Platform
 from oci.config import History
 from oci.layer import build_layer
-from oci.tarfs import DIR, FILE, TarEntry
+from oci.tarfs import DIR, FILE, TarEntry, bytes_entry
 
 CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
 NONROOT_UID = 65532
@@ -40,15 +39,11 @@ class AppBinary:
     platform: Platform
 
 
-def _bytes_entry(path: str, data: bytes, mode: int = 0o644) -> TarEntry:
-    return TarEntry(path, FILE, mode, len(data), lambda: io.BytesIO(data))
-
-
 def base_entries(opts: BaseOptions) -> list[TarEntry]:
     return [
-        _bytes_entry(CA_PATH.lstrip("/"), opts.ca_bundle),
-        _bytes_entry("etc/passwd", PASSWD),
-        _bytes_entry("etc/group", GROUP),
+        bytes_entry(CA_PATH.lstrip("/"), opts.ca_bundle),
+        bytes_entry("etc/passwd", PASSWD),
+        bytes_entry("etc/group", GROUP),
         TarEntry("home/nonroot", DIR, 0o755, uid=NONROOT_UID, gid=NONROOT_UID),
         TarEntry("tmp", DIR, 0o1777),
     ]

@@ -7,6 +7,7 @@ and unsafe paths or modes are refused before a byte is written.
 
 from __future__ import annotations
 
+import io
 import posixpath
 import stat
 import tarfile
@@ -31,6 +32,11 @@ class TarEntry:
     linkname: str = ""
     uid: int = 0
     gid: int = 0
+
+
+def bytes_entry(path: str, data: bytes, mode: int = 0o644) -> TarEntry:
+    """A regular file whose content is held in memory (small files: configs, passwd…)."""
+    return TarEntry(path, FILE, mode, len(data), lambda: io.BytesIO(data))
 
 
 def normalise_path(path: str) -> str:

@@ -8,12 +8,12 @@ import zstandard
 
 from oci import mediatypes
 from oci.layer import build_layer
-from oci.tarfs import FILE, TarEntry
+from oci.tarfs import FILE, TarEntry, bytes_entry
 
 
 def _entries():
     data = os.urandom(0) + b"hello\n" * 1000
-    return [TarEntry("etc/hello", FILE, 0o644, len(data), lambda: io.BytesIO(data))]
+    return [bytes_entry("etc/hello", data)]
 
 
 def test_gzip_layer_digests_are_rederivable(tmp_path):

@@ -4,11 +4,11 @@ import tarfile
 import pytest
 
 from oci.errors import TarError
-from oci.tarfs import DIR, FILE, SYMLINK, TarEntry, write_tar
+from oci.tarfs import DIR, SYMLINK, TarEntry, bytes_entry, write_tar
 
 
 def _file(path, data=b"x", mode=0o644):
-    return TarEntry(path, FILE, mode, len(data), lambda: io.BytesIO(data))
+    return bytes_entry(path, data, mode)
 
 
 def _tar(entries, mtime=0) -> bytes:

@@ -9,14 +9,9 @@ from pathlib import Path
 from typing import Iterable
 
 from ..errors import ArchiveError
-from ..tarfs import FILE, TarEntry, write_tar
+from ..tarfs import FILE, TarEntry, bytes_entry, write_tar
 from ._atomic import atomic_writer
 from .layout import LAYOUT_FILE, index_entries, index_json
-
-
-def bytes_entry(path: str, data: bytes) -> TarEntry:
-    import io
-    return TarEntry(path, FILE, 0o644, len(data), lambda: io.BytesIO(data))
 
 
 def blob_entries(artifact) -> list[TarEntry]:

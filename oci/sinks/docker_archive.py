@@ -13,9 +13,9 @@ from typing import Iterable
 
 from ..canonical import canonical_json
 from ..errors import ArchiveError
-from ..tarfs import write_tar
+from ..tarfs import bytes_entry, write_tar
 from ._atomic import atomic_writer
-from .archive import blob_entries, bytes_entry
+from .archive import blob_entries
 
 
 def manifest_json(artifact, repo_tags: Iterable[str]) -> bytes:
@@ -35,7 +35,7 @@ def manifest_json(artifact, repo_tags: Iterable[str]) -> bytes:
 
 def write_docker_archive(dest: Path, artifact, repo_tags: Iterable[str] = (), mtime: int = 0) -> None:
     dest = Path(dest)
-    entries = [b for b in blob_entries(artifact)]
+    entries = blob_entries(artifact)
     entries.append(bytes_entry("manifest.json", manifest_json(artifact, repo_tags)))
     try:
         with atomic_writer(dest) as out:
