@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import http.server
 import json
 import re
 import secrets
 import threading
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
+
+from .httpserve import serve
 
 
 @dataclass
@@ -53,23 +54,8 @@ class FakeRegistry:
         self.tokens: dict[str, dict] = {}
         self.blob_store = blob_store  # where "elsewhere" Locations point
         self.lock = threading.Lock()
-        fake = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _any(self):
-                fake._dispatch(self)
-
-            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(self._dispatch)
         self.host = f"{hostname}:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self.server.shutdown()

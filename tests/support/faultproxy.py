@@ -16,6 +16,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+from .httpserve import serve
+
 
 @dataclass
 class Fault:
@@ -54,24 +56,8 @@ class FaultProxy:
         self.stop_event = threading.Event()
         self.inflight = 0
         self.max_inflight = 0  # concurrent blob uploads (PUT/PATCH) seen at once
-        proxy = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                proxy.handle(self)
-
-            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _handle  # noqa: N815
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = serve(self.handle)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def add(self, *faults: Fault) -> None:
         with self.lock:

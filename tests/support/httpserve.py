@@ -1,0 +1,28 @@
+"""A threaded loopback HTTP/1.1 server that hands every request to one function."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from typing import Callable
+
+
+def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None]) -> http.server.ThreadingHTTPServer:
+    """Start serving on 127.0.0.1 (a free port) in a daemon thread; stop with
+    server.shutdown() and server.server_close()."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def _any(self):
+            dispatch(self)
+
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
