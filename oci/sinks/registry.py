@@ -54,8 +54,9 @@ def push(artifact, references: Iterable[Reference], *, credentials: CredentialSo
         cred = resolve(credentials, registry, repository)
         # One transport (and token cache) per host and credential: auth.json may
         # hold different credentials for different namespaces of one registry.
-        transport = transports.setdefault((host, cred), Transport(host, cred, options)) \
-            if (host, cred) not in transports else transports[(host, cred)]
+        if (host, cred) not in transports:
+            transports[(host, cred)] = Transport(host, cred, options)
+        transport = transports[(host, cred)]
         sources = (*mount_from, *pushed_repos.get(host, []))
         log.info("pushing to %s/%s", registry, repository)
         report = Pusher(transport, repository, mount_from=tuple(sources),
