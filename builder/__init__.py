@@ -1,15 +1,34 @@
 """From Go source to an oci.Image or oci.Index. Knows nothing of click."""
 
-__version__ = "0.1.0"
-
-from .errors import (BuildahError, BuildError, CompileError, Interrupted, NotStaticError,
-                     SourceError, SpecError, ToolchainError)
+from .errors import (
+                     BuildahError,
+                     BuildError,
+                     CompileError,
+                     Interrupted,
+                     NotStaticError,
+                     SourceError,
+                     SpecError,
+                     ToolchainError,
+)
 from .pipeline import BuildResult, build
 from .runner import Result, Runner, SubprocessRunner
-from .spec import BuildSpec, Outputs
+from .spec import BuildSpec, Outputs, PushOptions
 
 __all__ = [
-    "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Interrupted",
-    "NotStaticError", "Outputs", "Result", "Runner", "SourceError", "SpecError",
-    "SubprocessRunner", "ToolchainError", "__version__", "build",
+                     "BuildError",
+                     "BuildResult",
+                     "BuildSpec",
+                     "BuildahError",
+                     "CompileError",
+                     "Interrupted",
+                     "NotStaticError",
+                     "Outputs",
+                     "PushOptions",
+                     "Result",
+                     "Runner",
+                     "SourceError",
+                     "SpecError",
+                     "SubprocessRunner",
+                     "ToolchainError",
+                     "build",
 ]

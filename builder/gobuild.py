@@ -7,8 +7,7 @@ toolchain never downloads anything (GOTOOLCHAIN=local, GOPROXY=off).
 
 from __future__ import annotations
 
-from oci import Platform
-
+from ..oci import Platform
 from .platform import go_env
 
 GOROOT = "/usr/local/go"

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import certifi
 
-from oci import Image, Index, Platform, Reference
-from oci.sinks.archive import write_oci_archive
-from oci.sinks.docker_archive import write_docker_archive
-from oci.sinks import registry as registry_sink
-from oci.sinks.layout import write_layout
-
+from ..oci import Image, Index, Platform, Reference
+from ..oci.artifact import Artifact
+from ..oci.digest import Digest
+from ..oci.registry.upload import Progress
+from ..oci.sinks import DockerArchiveSink, LayoutSink, OciArchiveSink, PushResult, RegistrySink, Sink, SinkResult
 from . import gobuild
 from .buildah import BuildahSession, Mount
 from .containerize import AppBinary, BaseOptions, containerize
@@ -34,12 +34,20 @@ class BuildResult:
     artifact: Image | Index
     references: tuple[Reference, ...]
     toolchain: Toolchain
-    outputs: dict[str, str]
-    pushed: tuple = ()
+    written: tuple[SinkResult, ...] = ()
 
     @property
-    def digest(self):
+    def digest(self) -> Digest:
         return self.artifact.digest
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        """Offline outputs written: kind → path."""
+        return {r.kind: r.location for r in self.written if r.kind != "registry"}
+
+    @property
+    def pushed(self) -> tuple[PushResult, ...]:
+        return tuple(p for r in self.written if r.kind == "registry" for p in r.details)
 
 
 def _slug(platform: Platform) -> str:
@@ -54,7 +62,7 @@ def ca_bundle(spec: BuildSpec) -> bytes:
         try:
             data = Path(path).read_bytes()
         except OSError as exc:
-            raise SpecError(f"cannot read CA file {path}: {exc.strerror}") from None
+            raise SpecError(f"cannot read CA file {path}: {exc.strerror}") from exc
         if b"-----BEGIN CERTIFICATE-----" not in data:
             raise SpecError(f"{path} contains no PEM certificate")
         parts.append(data if data.endswith(b"\n") else data + b"\n")
@@ -93,7 +101,7 @@ def _compile_error(platform: Platform, output: str, pkg: GoPackage) -> CompileEr
     return CompileError(f"go build failed for {platform}:\n{output.strip()}", hint)
 
 
-def build(spec: BuildSpec, runner: Runner, progress=None) -> BuildResult:
+def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
     pkg = find_package(spec.source)
     name = check_binary_name(spec.binary_name or pkg.default_binary_name)
     toolchain = find_toolchain(runner, spec.goroot)
@@ -105,30 +113,30 @@ def build(spec: BuildSpec, runner: Runner, progress=None) -> BuildResult:
         for binary in binaries:
             check_static(binary.path, elf_machine(binary.platform), f"{name} ({binary.platform})")
         artifact = containerize(binaries, base, work / "layers", user=spec.user)
-        outputs = write_outputs(spec, artifact)
-        pushed = tuple(push_artifact(spec, artifact, progress)) if spec.push else ()
+        written = write_sinks(output_sinks(spec, progress), artifact, spec.references)
     refs = tuple(r.with_digest(artifact.digest) for r in spec.references)
-    return BuildResult(artifact, refs, toolchain, outputs, pushed)
+    return BuildResult(artifact, refs, toolchain, tuple(written))
 
 
-def push_artifact(spec: BuildSpec, artifact, progress=None):
-    opts = spec.push
-    return registry_sink.push(artifact, spec.references, credentials=opts.credentials,
-                              options=opts.registry, mount_from=opts.mount_from, progress=progress)
-
-
-def write_outputs(spec: BuildSpec, artifact: Image | Index) -> dict[str, str]:
-    names = [str(r) for r in spec.references]
-    written = {}
+def output_sinks(spec: BuildSpec, progress: Progress | None = None) -> list[Sink]:
+    """The outputs the spec asks for: offline ones first, so they survive a failed push."""
+    sinks: list[Sink] = []
     if spec.outputs.oci_layout:
-        write_layout(spec.outputs.oci_layout, artifact, names)
-        written["oci_layout"] = str(spec.outputs.oci_layout)
+        sinks.append(LayoutSink(spec.outputs.oci_layout))
     if spec.outputs.oci_archive:
-        write_oci_archive(spec.outputs.oci_archive, artifact, names, spec.source_date_epoch)
-        written["oci_archive"] = str(spec.outputs.oci_archive)
+        sinks.append(OciArchiveSink(spec.outputs.oci_archive, spec.source_date_epoch))
     if spec.outputs.tarball:
-        write_docker_archive(spec.outputs.tarball, artifact, names, spec.source_date_epoch)
-        written["tarball"] = str(spec.outputs.tarball)
-    for key, path in written.items():
-        log.info("wrote %s to %s", key.replace("_", " "), path)
-    return written
+        sinks.append(DockerArchiveSink(spec.outputs.tarball, spec.source_date_epoch))
+    if spec.push is not None:
+        sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress))
+    return sinks
+
+
+def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[Reference]) -> list[SinkResult]:
+    results = []
+    for sink in sinks:
+        result = sink.write(artifact, references)
+        if result.kind != "registry":
+            log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)
+        results.append(result)
+    return results

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import platform as _host
 
-from oci import Platform
-
+from ..oci import Platform
 from .errors import SpecError
 
 # OCI architecture → (GOARCH, ELF e_machine, allowed variants, default variant)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Protocol, Sequence
+from typing import Protocol
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +38,8 @@ class SubprocessRunner:
     # even fails `from scratch` when REGISTRY_AUTH_FILE names a missing file.
     SCRUBBED = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG")
 
-    def run(self, argv, *, env=None, cwd=None, timeout=None) -> Result:
+    def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
+            cwd: str | None = None, timeout: float | None = None) -> Result:
         log.debug("run: %s", " ".join(argv))
         if env is None:
             env = {k: v for k, v in os.environ.items() if k not in self.SCRUBBED}

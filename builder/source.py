@@ -44,7 +44,7 @@ def find_package(source: Path) -> GoPackage:
     files = sorted(p for p in directory.glob("*.go") if not p.name.endswith("_test.go"))
     if not files:
         raise SourceError(f"{source} has no Go files", "pass the directory of a Go main package")
-    names = {package_name(p) for p in files} - {None}
+    names = {name for name in map(package_name, files) if name is not None}
     if "main" not in names:
         found = ", ".join(sorted(names)) or "none"
         raise SourceError(f"{source} is not a main package (package {found})",

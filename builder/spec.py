@@ -6,11 +6,10 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from oci import Platform, Reference
-from oci.layer import COMPRESSIONS
-from oci.registry.credentials import CredentialSources
-from oci.registry.transport import RegistryOptions
-
+from ..oci import Platform, Reference
+from ..oci.layer import COMPRESSIONS
+from ..oci.registry.credentials import CredentialSources
+from ..oci.registry.transport import RegistryOptions
 from .errors import SpecError
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")

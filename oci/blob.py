@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .descriptor import Descriptor
+from .digest import Digest
 
 
 @dataclass(frozen=True)
@@ -24,10 +25,11 @@ class Blob:
         """A fresh reader from byte 0; the caller closes it."""
         if self.data is not None:
             return io.BytesIO(self.data)
-        return open(self.path, "rb")  # noqa: SIM115 - returned to the caller
+        assert self.path is not None  # __post_init__: exactly one of data or path
+        return open(self.path, "rb")
 
     @property
-    def digest(self):
+    def digest(self) -> Digest:
         return self.descriptor.digest
 
     @property

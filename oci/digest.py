@@ -47,7 +47,7 @@ class Digest:
     def __str__(self) -> str:
         return f"{self.algorithm}:{self.hex}"
 
-    def hasher(self):
+    def hasher(self) -> hashlib._Hash:
         return hashlib.new(self.algorithm)
 
 
@@ -74,7 +74,7 @@ class HashingWriter:
         self._hash = hashlib.sha256()
         self.size = 0
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:
         self._hash.update(data)
         self.size += len(data)
         self._inner.write(data)

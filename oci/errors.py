@@ -1,5 +1,9 @@
 """Exceptions raised by the oci package: one root, context on the exception."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 
 class OciError(Exception):
     """Root of every error the oci package raises."""
@@ -35,16 +39,36 @@ class TarError(OciError):
     """A layer tar entry is unsafe or cannot be normalised."""
 
 
+@dataclass(frozen=True)
+class ErrorEntry:
+    """One entry of a registry's error body (distribution spec "Error Codes")."""
+    code: str
+    message: str = ""
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}" if self.code and self.message else self.code or self.message
+
+
 class RegistryError(OciError):
     """A registry rejected a request or could not be reached.
 
-    status is the HTTP status (None for transport failures), code the first OCI
-    error code from the body (e.g. DENIED, NAME_UNKNOWN), when there was one.
+    status is the HTTP status (None for transport failures); errors holds every
+    entry of the registry's error body, code the first entry's code (e.g. DENIED,
+    NAME_UNKNOWN); attempts counts the tries made before giving up.
     """
 
     def __init__(self, message: str, *, status: int | None = None, code: str = "",
-                 retry_after: float | None = None):
+                 retry_after: float | None = None, errors: tuple[ErrorEntry, ...] = (),
+                 attempts: int = 1, transient: bool | None = None):
         super().__init__(message)
+        self.message = message
         self.status = status
-        self.code = code
+        self.errors = errors
+        self.code = code or (errors[0].code if errors else "")
         self.retry_after = retry_after
+        self.attempts = attempts
+        self.transient = transient  # None: judged by status (see registry.retry)
+
+    def __str__(self) -> str:
+        return self.message + (f" (after {self.attempts} attempts)" if self.attempts > 1 else "")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
+from typing import Any
 
 from . import mediatypes
+from .artifact import RawArtifact
 from .blob import Blob
 from .canonical import canonical_json
 from .config import ImageConfig
@@ -17,7 +19,7 @@ from .layer import Layer
 
 
 @dataclass(frozen=True)
-class Image:
+class Image(RawArtifact):
     config: ImageConfig
     layers: tuple[Layer, ...]
     annotations: tuple[tuple[str, str], ...] = ()
@@ -36,8 +38,8 @@ class Image:
         return Descriptor(mediatypes.OCI_CONFIG, Digest.of_bytes(data), len(data))
 
     @cached_property
-    def manifest_bytes(self) -> bytes:
-        manifest = {
+    def raw(self) -> bytes:
+        manifest: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": mediatypes.OCI_MANIFEST,
             "config": self.config_descriptor.to_json(),
@@ -47,19 +49,16 @@ class Image:
             manifest["annotations"] = dict(self.annotations)
         return canonical_json(manifest)
 
+    @property
+    def manifest_bytes(self) -> bytes:
+        return self.raw
+
     @cached_property
     def descriptor(self) -> Descriptor:
-        data = self.manifest_bytes
+        data = self.raw
         return Descriptor(mediatypes.OCI_MANIFEST, Digest.of_bytes(data), len(data),
                           platform=self.config.platform)
 
-    @property
-    def digest(self) -> Digest:
-        return self.descriptor.digest
-
-    @property
-    def root(self) -> Blob:
-        return Blob(self.descriptor, data=self.manifest_bytes)
 
     @property
     def config_blob(self) -> Blob:
@@ -73,3 +72,6 @@ class Image:
         for layer in self.layers:
             yield layer.blob
         yield self.config_blob
+
+    def child_manifests(self) -> Iterator[Blob]:
+        return iter(())

@@ -1,66 +1,73 @@
-"""Index: images by platform → index bytes (image-spec image-index.md)."""
+"""Index: any manifests — images, nested indexes, artifact manifests — → index bytes
+(image-spec image-index.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator
+from typing import TYPE_CHECKING, Any
 
 from . import mediatypes
+from .artifact import Artifact, RawArtifact, unique
 from .blob import Blob
 from .canonical import canonical_json
 from .descriptor import Descriptor
 from .digest import Digest
 from .errors import OciError
-from .image import Image
+
+if TYPE_CHECKING:
+    from .image import Image
 
 
 @dataclass(frozen=True)
-class Index:
-    manifests: tuple[Image, ...]
+class Index(RawArtifact):
+    manifests: tuple[Artifact, ...]
     annotations: tuple[tuple[str, str], ...] = ()
+    artifact_type: str = ""
 
     def __post_init__(self) -> None:
-        platforms = [img.config.platform for img in self.manifests]
-        if not platforms:
-            raise OciError("an index needs at least one image")
+        if not self.manifests:
+            raise OciError("an index needs at least one manifest")
+        digests = [m.digest for m in self.manifests]
+        if len(set(digests)) != len(digests):
+            raise OciError("an index lists the same manifest twice")
+        # Runtimes pick a manifest by platform: two with one platform would be ambiguous.
+        platforms = [m.descriptor.platform for m in self.manifests if m.descriptor.platform is not None]
         if len(set(platforms)) != len(platforms):
             raise OciError(f"duplicate platforms in index: {sorted(map(str, platforms))}")
 
     @cached_property
-    def index_bytes(self) -> bytes:
-        index = {
+    def raw(self) -> bytes:
+        index: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": mediatypes.OCI_INDEX,
-            "manifests": [img.descriptor.to_json() for img in self.manifests],
+            "manifests": [m.descriptor.to_json() for m in self.manifests],
         }
+        if self.artifact_type:
+            index["artifactType"] = self.artifact_type
         if self.annotations:
             index["annotations"] = dict(self.annotations)
         return canonical_json(index)
 
+    @property
+    def index_bytes(self) -> bytes:
+        return self.raw
+
     @cached_property
     def descriptor(self) -> Descriptor:
-        data = self.index_bytes
-        return Descriptor(mediatypes.OCI_INDEX, Digest.of_bytes(data), len(data))
+        data = self.raw
+        return Descriptor(mediatypes.OCI_INDEX, Digest.of_bytes(data), len(data),
+                          artifact_type=self.artifact_type)
 
-    @property
-    def digest(self) -> Digest:
-        return self.descriptor.digest
-
-    @property
-    def root(self) -> Blob:
-        return Blob(self.descriptor, data=self.index_bytes)
 
     def images(self) -> tuple[Image, ...]:
-        return self.manifests
+        return tuple(img for m in self.manifests for img in m.images())
 
     def blobs(self) -> Iterator[Blob]:
-        """Every child's blobs, each once, then the child manifests."""
-        seen: set[Digest] = set()
-        for img in self.manifests:
-            for blob in img.blobs():
-                if blob.digest not in seen:
-                    seen.add(blob.digest)
-                    yield blob
-        for img in self.manifests:
-            yield img.root
+        """Every child's content blobs, each once (a base layer shared by platforms too)."""
+        return unique(blob for m in self.manifests for blob in m.blobs())
+
+    def child_manifests(self) -> Iterator[Blob]:
+        """Grandchildren before children, so a registry has every child before its parent."""
+        return unique(blob for m in self.manifests for blob in (*m.child_manifests(), m.root))

@@ -9,9 +9,10 @@ from __future__ import annotations
 import gzip
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -46,7 +47,7 @@ class Layer:
         return Blob(self.descriptor, path=self.path)
 
     def open(self) -> BinaryIO:
-        return open(self.path, "rb")  # noqa: SIM115
+        return open(self.path, "rb")
 
 
 class _Compressor:
@@ -57,20 +58,21 @@ class _Compressor:
             raise OciError(f"unknown compression {compression!r}; choose from {sorted(COMPRESSIONS)}")
         self.compression, self.sink = compression, sink
 
-    def __enter__(self):
+    def __enter__(self) -> BinaryIO:
+        self.writer: BinaryIO
         if self.compression == "gzip":
             # mtime=0 and an empty file name keep the gzip header fixed (checklist 31).
-            self.writer = gzip.GzipFile(filename="", mode="wb", fileobj=self.sink, mtime=0, compresslevel=6)
+            self.writer = cast(BinaryIO, gzip.GzipFile(filename="", mode="wb", fileobj=self.sink, mtime=0,
+                                                        compresslevel=6))
         elif self.compression == "zstd":
-            self.writer = zstandard.ZstdCompressor(level=3).stream_writer(self.sink, closefd=False)
+            self.writer = cast(BinaryIO, zstandard.ZstdCompressor(level=3).stream_writer(self.sink, closefd=False))
         else:
             self.writer = self.sink
         return self.writer
 
-    def __exit__(self, exc_type, *_):
+    def __exit__(self, *exc: object) -> None:
         if self.writer is not self.sink:
             self.writer.close()  # flushes the trailer; an error here must propagate
-        return False
 
 
 def build_layer(entries: Iterable[TarEntry], workdir: Path, *,
@@ -81,9 +83,9 @@ def build_layer(entries: Iterable[TarEntry], workdir: Path, *,
     try:
         with os.fdopen(fd, "wb") as raw:
             blob_hasher = HashingWriter(raw)
-            with _Compressor(compression, blob_hasher) as compressed:
+            with _Compressor(compression, cast(BinaryIO, blob_hasher)) as compressed:
                 tar_hasher = HashingWriter(compressed)
-                write_tar(tar_hasher, entries, mtime=mtime)
+                write_tar(cast(BinaryIO, tar_hasher), entries, mtime=mtime)
             raw.flush()
         final = workdir / f"{blob_hasher.digest.hex}.blob"
         os.replace(tmp, final)

@@ -69,7 +69,7 @@ def parse_reference(text: str, *, default_tag: str = "latest") -> Reference:
         try:
             digest = Digest.parse(digest_text)
         except DigestError as exc:
-            raise InvalidReference(f"invalid image reference {text!r}: {exc}") from None
+            raise InvalidReference(f"invalid image reference {text!r}: {exc}") from exc
     tag = ""
     name = remainder
     colon = remainder.rfind(":")

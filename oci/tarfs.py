@@ -11,8 +11,9 @@ import io
 import posixpath
 import stat
 import tarfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import BinaryIO, Callable, Iterable
+from typing import BinaryIO
 
 from .errors import TarError
 
@@ -77,7 +78,7 @@ def prepare(entries: Iterable[TarEntry]) -> list[TarEntry]:
         while parent and parent not in by_path:
             by_path[parent] = TarEntry(parent, DIR, 0o755)
             parent = posixpath.dirname(parent)
-    for path, entry in by_path.items():
+    for path in by_path:
         parent = posixpath.dirname(path)
         if parent and by_path[parent].kind != DIR:
             raise TarError(f"{path!r}: parent {parent!r} is not a directory")

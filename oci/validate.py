@@ -10,6 +10,7 @@ import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import zstandard
 
@@ -42,10 +43,11 @@ def _check_blob(root: Path, desc: Descriptor) -> Path:
 def diff_id(path: Path, media_type: str) -> Digest:
     """sha256 of the uncompressed layer tar."""
     with open(path, "rb") as raw:
+        stream: BinaryIO
         if media_type == mediatypes.OCI_LAYER_GZIP:
-            stream = gzip.GzipFile(fileobj=raw)
+            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))
         elif media_type == mediatypes.OCI_LAYER_ZSTD:
-            stream = zstandard.ZstdDecompressor().stream_reader(raw)
+            stream = cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw))
         else:
             stream = raw
         with stream:
@@ -65,8 +67,16 @@ def _validate_manifest(root: Path, desc: Descriptor, report: Report) -> None:
         raise LayoutError(f"manifest {desc.digest}: mediaType {manifest.get('mediaType')!r} "
                           f"differs from its descriptor's {desc.media_type!r}")
     config_desc = Descriptor.from_json(manifest["config"])
-    config = _json(_check_blob(root, config_desc))
+    config_path = _check_blob(root, config_desc)
     layers = [Descriptor.from_json(l) for l in manifest.get("layers", [])]
+    if config_desc.media_type not in mediatypes.CONFIG_TYPES:
+        # An artifact (SBOM, provenance, cache): its layers are files, not filesystem tars.
+        for layer in layers:
+            _check_blob(root, layer)
+        report.manifests.append(desc.digest)
+        report.blobs.update([desc.digest, config_desc.digest, *(l.digest for l in layers)])
+        return
+    config = _json(config_path)
     diff_ids = [str(diff_id(_check_blob(root, l), l.media_type)) for l in layers]
     if config.get("rootfs", {}).get("diff_ids") != diff_ids:
         raise DigestMismatch(f"rootfs.diff_ids of config {config_desc.digest}",

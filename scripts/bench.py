@@ -17,15 +17,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.support.registry import RealRegistry
+from support.registry import RealRegistry
 
 CHILD = r"""
 import json, sys, time
 from pathlib import Path
-from oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes, parse_reference
-from oci.config import History
-from oci.registry.credentials import CredentialSources
-from oci.sinks.registry import push
+from leango.oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes, parse_reference
+from leango.oci.config import History
+from leango.oci.registry.credentials import CredentialSources
+from leango.oci.sinks.registry import push
 
 def hwm():
     # Peak RSS of this address space, in KiB. Not ru_maxrss: Linux carries that
@@ -62,7 +62,7 @@ def make_layer(path: Path, size: int) -> tuple[str, str, int]:
 
 
 def leango_push(path, size, digest, diff_id, ref) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(path), str(size), digest, diff_id, ref],
+    proc = subprocess.run([sys.executable, "-P", "-c", CHILD, str(path), str(size), digest, diff_id, ref],
                           capture_output=True, text=True, check=True)
     return json.loads(proc.stdout)
 
@@ -75,9 +75,9 @@ def skopeo_push(layout: Path, ref: str) -> float:
 
 
 def write_layout(path: Path, size: int, digest: str, diff_id: str, layout: Path) -> None:
-    from oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes
-    from oci.config import History
-    from oci.sinks.layout import write_layout as write
+    from leango.oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes
+    from leango.oci.config import History
+    from leango.oci.sinks.layout import write_layout as write
     d, diff = Digest.parse(digest), Digest.parse(diff_id)
     img = Image(ImageConfig(Platform("linux", "amd64"), (diff,), (History("bench"),)),
                 (Layer(mediatypes.OCI_LAYER_GZIP, d, size, diff, path),))

@@ -8,8 +8,8 @@ from pathlib import Path
 import certifi
 import pytest
 
-from builder.containerize import AppBinary, BaseOptions, containerize
-from oci import Platform
+from leango.builder.containerize import AppBinary, BaseOptions, containerize
+from leango.oci import Platform
 
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
@@ -40,7 +40,7 @@ def make_image(tmp_path, static_binary):
 
 @pytest.fixture(scope="session")
 def containerd(tmp_path_factory):
-    from tests.support.peers import Containerd
+    from support.peers import Containerd
     daemon = Containerd(tmp_path_factory.mktemp("containerd"))
     yield daemon
     daemon.stop()
@@ -48,7 +48,7 @@ def containerd(tmp_path_factory):
 
 @pytest.fixture
 def podman(tmp_path):
-    from tests.support.peers import Podman
+    from support.peers import Podman
     return Podman(tmp_path / "podman")
 
 
@@ -61,7 +61,7 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def registry(tmp_path_factory):
     """A real docker-registry (distribution 2.8) on 127.0.0.1, plain HTTP, no auth."""
-    from tests.support.registry import RealRegistry
+    from support.registry import RealRegistry
     reg = RealRegistry(tmp_path_factory.mktemp("registry"))
     yield reg
     reg.stop()

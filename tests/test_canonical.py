@@ -1,6 +1,6 @@
 import pytest
 
-from oci.canonical import canonical_json
+from leango.oci.canonical import canonical_json
 
 
 def test_sorted_compact_utf8():

@@ -3,8 +3,8 @@ import io
 
 import pytest
 
-from oci.digest import EMPTY_SHA256, Digest, HashingWriter, copy_hashed
-from oci.errors import DigestError
+from leango.oci.digest import EMPTY_SHA256, Digest, HashingWriter, copy_hashed
+from leango.oci.errors import DigestError
 
 HEX = "a" * 64
 

@@ -4,9 +4,9 @@ import subprocess
 
 import pytest
 
-from builder.elf import check_static, read_elf
-from builder.errors import NotStaticError
-from tests.conftest import FIXTURES
+from leango.builder.elf import check_static, read_elf
+from leango.builder.errors import NotStaticError
+from support.paths import FIXTURES
 
 
 def test_go_toolchain_binary_is_static(static_binary):

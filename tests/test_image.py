@@ -3,10 +3,10 @@ import json
 
 import pytest
 
-from oci import Index, Platform, mediatypes
-from oci.errors import OciError
-from oci.image import Image
-from tests.support import schemas
+from leango.oci import Index, Platform, mediatypes
+from leango.oci.errors import OciError
+from leango.oci.image import Image
+from support import schemas
 
 
 def test_config_fields(make_image):

@@ -6,9 +6,9 @@ import os
 import pytest
 import zstandard
 
-from oci import mediatypes
-from oci.layer import build_layer
-from oci.tarfs import FILE, TarEntry, bytes_entry
+from leango.oci import mediatypes
+from leango.oci.layer import build_layer
+from leango.oci.tarfs import FILE, TarEntry, bytes_entry
 
 
 def _entries():

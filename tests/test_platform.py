@@ -1,8 +1,8 @@
 import pytest
 
-from builder.errors import SpecError
-from builder.platform import elf_machine, go_env, host_platform, parse_platform
-from oci import Platform
+from leango.builder.errors import SpecError
+from leango.builder.platform import elf_machine, go_env, host_platform, parse_platform
+from leango.oci import Platform
 
 
 @pytest.mark.parametrize("text,expected,env", [

@@ -1,7 +1,21 @@
-"""The public surface is small and pinned (design principle 5)."""
+"""The public surface is small and pinned (design principle 5); the package is what users install."""
 
-import builder
-import oci
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import leango
+from leango import builder, oci
+
+
+def test_leango_all():
+    assert sorted(leango.__all__) == sorted([
+        "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Image", "Index",
+        "Interrupted", "NotStaticError", "OciError", "Outputs", "Platform", "PushOptions", "Reference",
+        "RegistryError", "Runner", "SourceError", "SpecError", "SubprocessRunner", "ToolchainError",
+        "__version__", "build", "parse_reference"])
+    assert all(hasattr(leango, name) for name in leango.__all__)
 
 
 def test_oci_all():
@@ -16,15 +30,77 @@ def test_oci_all():
 def test_builder_all():
     assert sorted(builder.__all__) == sorted([
         "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Interrupted",
-        "NotStaticError", "Outputs", "Result", "Runner", "SourceError", "SpecError",
-        "SubprocessRunner", "ToolchainError", "__version__", "build"])
+        "NotStaticError", "Outputs", "PushOptions", "Result", "Runner", "SourceError", "SpecError",
+        "SubprocessRunner", "ToolchainError", "build"])
     assert all(hasattr(builder, name) for name in builder.__all__)
 
 
-def test_oci_does_not_import_builder_or_click():
-    import subprocess
-    import sys
-    code = ("import sys, oci, oci.sinks.layout, oci.sinks.archive, oci.sinks.docker_archive, oci.validate;"
-            "bad=[m for m in sys.modules if m.split('.')[0] in ('builder','click')]; print(bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
+def _python(code: str, cwd: Path) -> str:
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=cwd)
+    return out.stdout.strip()
+
+
+def test_tests_run_against_the_installed_package(tmp_path):
+    """Not the checkout: scripts/setup installs the wheel and pytest never puts the repo on sys.path."""
+    site = Path(sysconfig.get_paths()["purelib"]).resolve()
+    assert Path(leango.__file__).resolve().is_relative_to(site), leango.__file__
+    assert Path(oci.__file__).resolve().is_relative_to(site), oci.__file__
+
+
+def test_no_top_level_oci_or_builder(tmp_path):
+    """`oci` is Oracle's SDK and `builder` is taken on PyPI: leango must own neither name."""
+    out = _python("import importlib.util as u; print(u.find_spec('oci'), u.find_spec('builder'))", tmp_path)
+    assert out == "None None"
+
+
+def test_version_comes_from_the_distribution_metadata(tmp_path):
+    from importlib.metadata import version
+
+    from leango.oci.registry import transport
+    assert leango.__version__ == version("leango") != "0+unknown"
+    assert f"leango/{leango.__version__}" == transport.USER_AGENT
+    cli = subprocess.run([str(Path(sys.executable).parent / "leango"), "--version"], capture_output=True,
+                         text=True, check=True)
+    assert cli.stdout.strip() == f"leango, version {leango.__version__}"
+
+
+def test_python_dash_m_leango(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "leango", "--version"], capture_output=True, text=True,
+                          cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"leango, version {leango.__version__}"
+
+
+def test_oci_does_not_import_builder_or_click(tmp_path):
+    code = ("import sys, leango.oci, leango.oci.sinks.layout, leango.oci.sinks.archive, "
+            "leango.oci.sinks.docker_archive, leango.oci.validate, leango.oci.registry.push;"
+            "bad=[m for m in sys.modules if m.startswith('leango.builder') or m.split('.')[0] == 'click'];"
+            "print(bad)")
+    assert _python(code, tmp_path) == "[]"
+
+
+def test_importing_the_library_changes_no_process_state(tmp_path):
+    """No logging or warnings filters, atexit hooks or signal handlers installed by `import leango…`,
+    nor by making and closing a transport (the SSL context lives in memory, no temp CA file)."""
+    code = """
+import atexit, logging, signal, warnings, tempfile, os
+import requests, urllib3, click, zstandard, certifi  # third-party imports set their own defaults
+before = (list(warnings.filters), signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT),
+          atexit._ncallbacks(), sorted(os.listdir(tempfile.gettempdir())))
+import leango, leango.builder, leango.oci.sinks, leango.oci.registry.push, leango.oci.validate
+from leango.oci.registry.transport import RegistryOptions, Transport
+from leango.oci.registry.credentials import Credential
+Transport("registry.invalid", Credential(), RegistryOptions(insecure_hosts=("registry.invalid",))).close()
+Transport("registry.invalid", Credential(), RegistryOptions(ca_file=certifi.where())).close()
+after = (list(warnings.filters), signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT),
+         atexit._ncallbacks(), sorted(os.listdir(tempfile.gettempdir())))
+loggers = [n for n, l in logging.Logger.manager.loggerDict.items()
+           if isinstance(l, logging.Logger) and n.startswith("leango")
+           and (l.filters or l.handlers or l.level)]
+loggers += [n for n in ("urllib3", "urllib3.connectionpool", "requests") if logging.getLogger(n).filters]
+print(before == after, loggers)
+"""
+    env_tmp = tmp_path / "tmp"
+    env_tmp.mkdir()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
+                         env={"TMPDIR": str(env_tmp), "PATH": "/usr/bin:/bin"})
+    assert out.stdout.strip() == "True []", out.stdout + out.stderr

@@ -1,7 +1,7 @@
 import pytest
 
-from oci.errors import InvalidReference
-from oci.reference import parse_reference
+from leango.oci.errors import InvalidReference
+from leango.oci.reference import parse_reference
 
 
 @pytest.mark.parametrize("text,registry,repo,tag", [

@@ -6,13 +6,13 @@ import stat
 
 import pytest
 
-from oci import Index, Platform
-from oci.errors import ArchiveError, LayoutError
-from oci.sinks.archive import write_oci_archive
-from oci.sinks.docker_archive import write_docker_archive
-from oci.sinks.layout import REF_NAME, write_layout
-from tests.support.ocicheck import check_layout
-from tests.support.peers import extract, skopeo_inspect, umoci_unpack
+from leango.oci import Index, Platform
+from leango.oci.errors import ArchiveError, LayoutError
+from leango.oci.sinks.archive import write_oci_archive
+from leango.oci.sinks.docker_archive import write_docker_archive
+from leango.oci.sinks.layout import REF_NAME, write_layout
+from support.ocicheck import check_layout
+from support.peers import extract, skopeo_inspect, umoci_unpack
 
 REF = "localhost:5000/app:v1"
 
@@ -82,9 +82,9 @@ def test_docker_archive_round_trip(tmp_path, make_image, podman, containerd):
                          "RepoTags": [REF],
                          "Layers": [f"blobs/sha256/{l.digest.hex}" for l in img.layers]}]
     config = json.loads((root / manifest[0]["Config"]).read_bytes())
-    from oci.validate import diff_id
+    from leango.oci.validate import diff_id
     assert config["rootfs"]["diff_ids"] == [str(diff_id(root / p, l.media_type))
-                                            for p, l in zip(manifest[0]["Layers"], img.layers)]
+                                            for p, l in zip(manifest[0]["Layers"], img.layers, strict=True)]
     assert skopeo_inspect(f"docker-archive:{archive}")["Layers"]
     assert REF in podman.load(archive)
     assert podman.inspect(REF)["Id"] == img.config_descriptor.digest.hex
@@ -140,15 +140,15 @@ def test_interrupted_write_leaves_nothing(tmp_path, make_image, monkeypatch):
     dest.write_bytes(b"previous")
     calls = {"n": 0}
 
-    import oci.blob
-    original = oci.blob.Blob.open
+    import leango.oci.blob as blob_module
+    original = blob_module.Blob.open
 
     def failing_open(self):
         calls["n"] += 1
         if calls["n"] == 2:
             raise OSError("disk full")
         return original(self)
-    monkeypatch.setattr(oci.blob.Blob, "open", failing_open)
+    monkeypatch.setattr(blob_module.Blob, "open", failing_open)
     with pytest.raises(ArchiveError, match="disk full"):
         write_oci_archive(dest, img, [REF])
     assert dest.read_bytes() == b"previous"

@@ -3,8 +3,8 @@ import tarfile
 
 import pytest
 
-from oci.errors import TarError
-from oci.tarfs import DIR, SYMLINK, TarEntry, bytes_entry, write_tar
+from leango.oci.errors import TarError
+from leango.oci.tarfs import DIR, SYMLINK, TarEntry, bytes_entry, write_tar
 
 
 def _file(path, data=b"x", mode=0o644):

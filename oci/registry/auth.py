@@ -14,6 +14,7 @@ import ipaddress
 import logging
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -84,7 +85,8 @@ def check_redirect_target(registry_url: str, target: str, what: str) -> None:
 class Authorizer:
     """Holds one registry's credential and its tokens; thread-safe."""
 
-    def __init__(self, registry_url: str, credential: Credential, fetch_token):
+    def __init__(self, registry_url: str, credential: Credential,
+                 fetch_token: Callable[[Challenge, tuple[str, ...], Credential], str]):
         self.registry_url = registry_url
         self.credential = credential
         self._fetch_token = fetch_token  # (challenge, scopes, credential) -> str

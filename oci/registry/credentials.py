@@ -16,9 +16,10 @@ import base64
 import json
 import os
 import subprocess
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Mapping
+from typing import Any
 
 from ..errors import RegistryError
 
@@ -101,6 +102,7 @@ def _decode_auth(entry: dict, where: str) -> Credential:
         try:
             user, sep, password = base64.b64decode(entry["auth"]).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
+            # Not chained: a UnicodeDecodeError carries the decoded bytes, i.e. the password.
             raise RegistryError(f"{where}: malformed 'auth' value") from None
         if not sep:
             raise RegistryError(f"{where}: malformed 'auth' value (expected base64 of user:password)")
@@ -122,11 +124,11 @@ def _from_helper(helper: str, registry: str, run: HelperRunner) -> Credential:
     server = DOCKER_HUB_KEY if registry == "docker.io" else registry
     try:
         proc = run([binary, "get"], server)
-    except FileNotFoundError:
+    except FileNotFoundError as exc:
         raise RegistryError(f"credential helper {binary} for {registry} is not installed or not on PATH; "
-                            "no credentials were sent") from None
-    except subprocess.TimeoutExpired:
-        raise RegistryError(f"credential helper {binary} for {registry} timed out") from None
+                            "no credentials were sent") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise RegistryError(f"credential helper {binary} for {registry} timed out") from exc
     if proc.returncode != 0:
         if "credentials not found" in (proc.stdout + proc.stderr).lower():
             return ANONYMOUS
@@ -135,6 +137,7 @@ def _from_helper(helper: str, registry: str, run: HelperRunner) -> Credential:
         data = json.loads(proc.stdout)
         username, secret = data["Username"], data["Secret"]
     except (ValueError, KeyError, TypeError):
+        # Not chained: a JSONDecodeError holds the helper's whole output, secret included.
         raise RegistryError(f"credential helper {binary} returned malformed output for {registry}") from None
     if username == "<token>":
         return Credential(identity_token=secret)
@@ -147,7 +150,7 @@ def _load(path: Path) -> dict | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise RegistryError(f"cannot read credentials file {path}: {exc}") from None
+        raise RegistryError(f"cannot read credentials file {path}: {exc}") from exc
     if not isinstance(data, dict):
         raise RegistryError(f"credentials file {path} is not a JSON object")
     return data
@@ -162,7 +165,7 @@ def _from_file(data: dict, path: Path, registry: str, repository: str, keep_path
         cred = _from_helper(data["credsStore"], registry, run)
         if not cred.anonymous:
             return cred
-    auths = {}
+    auths: dict[str, Any] = {}
     for key, entry in (data.get("auths") or {}).items():
         auths.setdefault(normalise_key(key, keep_path=keep_path), entry)
     for candidate in _candidates(registry, repository):

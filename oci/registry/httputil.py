@@ -1,47 +1,21 @@
-"""HTTP helpers shared by the registry transport and token client."""
+"""HTTP helpers shared by the registry transport and the token client: error mapping, headers, redaction."""
 
 from __future__ import annotations
 
 import email.utils
-import ipaddress
 import json
-import logging
 import re
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
-RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+from ..errors import ErrorEntry
+
 MAX_ERROR_BODY = 1 << 20
-
-
-class _RedactQueries(logging.Filter):
-    """urllib3 logs request lines at DEBUG; strip their queries (upload _state,
-    signed-URL parameters) so debug output never carries secrets (checklist 26)."""
-
-    _QUERY = re.compile(r"\?[^\s\"]*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            record.args = tuple(self._QUERY.sub("?…", a) if isinstance(a, str) else a
-                                for a in record.args)
-        record.msg = self._QUERY.sub("?…", str(record.msg))
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_RedactQueries())
-
-
-def is_loopback(host: str) -> bool:
-    """host is "name[:port]" or "[v6][:port]"; true for localhost and loopback IPs."""
-    name = urlsplit(f"//{host}").hostname or ""
-    if name == "localhost" or name.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(name).is_loopback
-    except ValueError:
-        return False
+QUERY = re.compile(r"\?[^\s\"]*")
 
 
 def redact(url: str) -> str:
@@ -50,34 +24,54 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
-def oci_error(resp: requests.Response) -> tuple[str, str]:
-    """(code, message) from an OCI error body, read at most MAX_ERROR_BODY bytes."""
+def read_error_body(resp: requests.Response) -> bytes:
+    """At most MAX_ERROR_BODY bytes of an error reply; a broken body reads as empty."""
+    if resp.raw is None:
+        return b""
     try:
-        raw = resp.raw.read(MAX_ERROR_BODY, decode_content=True) if resp.raw else b""
-    except Exception:  # noqa: BLE001 - a broken error body must not hide the status
-        raw = b""
-    try:
-        errors = json.loads(raw).get("errors") or []
-        first = errors[0]
-        return str(first.get("code", "")), str(first.get("message", ""))
-    except (ValueError, AttributeError, IndexError, TypeError):
-        text = raw[:200].decode("utf-8", "replace").strip()
-        return "", "" if text.lstrip().startswith("<") else text
+        return resp.raw.read(MAX_ERROR_BODY, decode_content=True) or b""
+    except (OSError, ValueError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
+        return b""
 
 
-def retry_after(resp: requests.Response, cap: float) -> float | None:
-    value = resp.headers.get("Retry-After")
+def error_entries(raw: bytes) -> tuple[ErrorEntry, ...]:
+    """Every entry of an OCI error body {"errors": [{"code", "message", "detail"}]}, or the text."""
+    try:
+        doc: Any = json.loads(raw)
+        errors = doc.get("errors") if isinstance(doc, dict) else None
+    except ValueError:
+        errors = None
+    if isinstance(errors, list) and errors:
+        out = []
+        for entry in errors:
+            if isinstance(entry, dict):
+                detail = entry.get("detail")
+                out.append(ErrorEntry(str(entry.get("code") or ""), str(entry.get("message") or ""),
+                                      "" if detail is None else json.dumps(detail, sort_keys=True)))
+        return tuple(out)
+    text = raw[:200].decode("utf-8", "replace").strip()
+    return () if not text or text.startswith("<") else (ErrorEntry("", text),)
+
+
+def retry_after(resp: requests.Response) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    value = (resp.headers.get("Retry-After") or "").strip()
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        when = email.utils.parsedate_to_datetime(value)
-        seconds = when.timestamp() - time.time() if when else 0.0
-    return max(0.0, min(seconds, cap))
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if seconds != seconds:  # NaN
+        return None
+    return max(0.0, seconds)
 
 
-def reason(exc: Exception) -> str:
+def reason(exc: BaseException) -> str:
     text = str(exc)
     for marker in ("certificate verify failed", "Connection refused", "Read timed out",
                    "Connection reset", "Connection aborted", "timed out", "Name or service not known"):

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .. import mediatypes
+from ..artifact import Artifact, unique
 from ..blob import Blob
 from ..errors import RegistryError
 from .transport import Transport
@@ -48,12 +48,10 @@ class Pusher:
         self.uploader = BlobUploader(transport, repository, cancel=self.cancel, progress=progress,
                                      chunk_size=transport.options.chunk_size)
 
-    def push(self, artifact, tags: tuple[str, ...]) -> PushReport:
+    def push(self, artifact: Artifact, tags: tuple[str, ...]) -> PushReport:
         report = PushReport(str(artifact.digest), list(tags))
-        report.blobs = self._push_blobs(_unique(artifact.blobs()))
-        is_index = artifact.descriptor.media_type in mediatypes.INDEX_TYPES
-        children = [img.root for img in artifact.images()] if is_index else []
-        for child in children:
+        report.blobs = self._push_blobs(list(unique(artifact.blobs())))
+        for child in artifact.child_manifests():  # children before their parents
             self.put_manifest(child, str(child.digest))
         for ref in tags or (str(artifact.digest),):
             self.put_manifest(artifact.root, ref)
@@ -114,15 +112,6 @@ class Pusher:
             raise RegistryError(f"registry stored manifest {reference} as {echoed}, "
                                 f"but we sent {blob.digest}")
         log.debug("put manifest %s (%s)", reference, blob.digest)
-
-
-def _unique(blobs) -> list[Blob]:
-    seen, out = set(), []
-    for blob in blobs:
-        if blob.digest not in seen:
-            seen.add(blob.digest)
-            out.append(blob)
-    return out
 
 
 def _first_real_error(errors: list[BaseException]) -> BaseException:

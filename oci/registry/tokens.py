@@ -7,19 +7,21 @@ answers 404/405. `token` or `access_token` are both accepted.
 
 from __future__ import annotations
 
+from typing import Any
+
 import requests
 
 from ..errors import RegistryError
 from .auth import Challenge, basic_header
 from .credentials import Credential
-from .httputil import oci_error, reason, redact
+from .httputil import error_entries, read_error_body, reason, redact, retry_after
 
 
 def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[str, ...],
-                cred: Credential, *, verify, timeout) -> str:
+                cred: Credential, *, timeout: tuple[float, float]) -> str:
     realm, service = challenge.get("realm"), challenge.get("service")
     scope_list = list(scopes) or [s for s in challenge.get("scope").split(" ") if s]
-    send = lambda method, **kw: _request(session, method, realm, verify=verify, timeout=timeout, **kw)  # noqa: E731
+    send = lambda method, **kw: _request(session, method, realm, timeout=timeout, **kw)
     if cred.identity_token:
         resp = send("POST", data={"grant_type": "refresh_token", "refresh_token": cred.identity_token,
                                   "service": service, "scope": " ".join(scope_list), "client_id": "leango"})
@@ -32,21 +34,23 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[s
     return _token_from(send("GET", params=params, headers=headers), realm)
 
 
-def _request(session, method, realm, *, verify, timeout, **kw) -> requests.Response:
+def _request(session: requests.Session, method: str, realm: str, *, timeout: tuple[float, float],
+             **kw: Any) -> requests.Response:
     try:
-        return session.request(method, realm, timeout=timeout, verify=verify, allow_redirects=False,
-                               stream=True, **kw)
+        return session.request(method, realm, timeout=timeout, allow_redirects=False, stream=True, **kw)
     except requests.exceptions.RequestException as exc:
-        raise RegistryError(f"token request to {redact(realm)} failed: {reason(exc)}") from None
+        raise RegistryError(f"token request to {redact(realm)} failed: {reason(exc)}") from exc
 
 
 def _token_from(resp: requests.Response, realm: str) -> str:
     if resp.status_code != 200:
-        code, message = oci_error(resp)
+        entries = error_entries(read_error_body(resp))
+        resp.close()
+        detail = "; ".join(str(e) for e in entries)
         raise RegistryError(f"token request to {redact(realm)} returned HTTP {resp.status_code}"
-                            + (f" ({code or message})" if code or message else "")
+                            + (f" ({detail})" if detail else "")
                             + ("; check your credentials" if resp.status_code in (401, 403) else ""),
-                            status=resp.status_code, code=code)
+                            status=resp.status_code, errors=entries, retry_after=retry_after(resp))
     try:
         data = resp.json()
         token = data.get("token") or data.get("access_token")

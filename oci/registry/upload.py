@@ -9,21 +9,28 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 from urllib.parse import quote, urljoin, urlsplit
+
+import requests
 
 from ..blob import Blob
 from ..errors import RegistryError
 from .auth import check_redirect_target
-from .transport import RETRY_STATUSES, Transport, redact
+from .httputil import redact
+from .transport import Body, Transport
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (digest, bytes sent, total)
 
 
 class Cancelled(RegistryError):
-    """Another upload of the same push failed; this one stopped."""
+    """Another upload of the same push failed, or the push was interrupted; this one stopped."""
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False)
 
 
 class BodyReader:
@@ -133,7 +140,7 @@ class BlobUploader:
         for location in open_now:
             self._delete(location)
 
-    def _location(self, request_url: str, resp) -> str:
+    def _location(self, request_url: str, resp: requests.Response) -> str:
         location = resp.headers.get("Location")
         if not location:
             raise RegistryError(f"POST {redact(request_url)} returned no Location header")
@@ -151,44 +158,32 @@ class BlobUploader:
             log.debug("could not cancel upload session: %s", exc)
 
     def _upload_with_retries(self, blob: Blob) -> None:
-        opts = self.t.options
-        for attempt in range(1, opts.max_attempts + 1):
-            location = self._start()
-            try:
-                if self.chunk_size:
-                    self._chunked(blob, location)
-                else:
-                    self._monolithic(blob, location)
-                self._finished(location)
-                return
-            except _Retryable as exc:
-                self._delete(location)
-                if attempt == opts.max_attempts:
-                    raise RegistryError(f"uploading {blob.digest} failed after {attempt} attempts: "
-                                        f"{exc}", status=exc.status) from None
-                self.t._backoff(attempt, f"upload of {blob.digest}: {exc}", exc.wait)
-            except BaseException:
-                self._delete(location)
-                raise
+        """Each attempt is a fresh session from byte 0; the transport's retry policy decides."""
+        self.t.retry.run(lambda _attempt: self._upload_once(blob), f"upload of {blob.digest}")
+
+    def _upload_once(self, blob: Blob) -> None:
+        location = self._start()
+        try:
+            if self.chunk_size:
+                self._chunked(blob, location)
+            else:
+                self._monolithic(blob, location)
+        except BaseException:
+            self._delete(location)  # an abandoned session is cancelled, whatever stopped it
+            raise
+        self._finished(location)
 
     def _monolithic(self, blob: Blob, location: str) -> None:
         url = with_digest(location, str(blob.digest))
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(blob.size)}
-        body = lambda: BodyReader(blob.open(), blob.size, str(blob.digest), self.progress, self.cancel)  # noqa: E731
+        body = lambda: BodyReader(blob.open(), blob.size, str(blob.digest), self.progress, self.cancel)
         self._send_once("PUT", url, headers, body, (201,))
 
-    def _send_once(self, method, url, headers, body, expect):
-        """One request of an upload session; transient failures restart the session."""
-        try:
-            return self.t.request(method, url, scopes=self.scopes, expect=expect, headers=headers,
-                                  body=body, retry=False)
-        except Cancelled:
-            raise
-        except RegistryError as exc:
-            if exc.status is None or exc.status in RETRY_STATUSES:
-                wait = exc.retry_after if exc.status == 429 else None
-                raise _Retryable(str(exc), exc.status, wait) from None
-            raise
+    def _send_once(self, method: str, url: str, headers: dict[str, str], body: Body,
+                   expect: tuple[int, ...]) -> requests.Response:
+        """One request of an upload session: a failure restarts the whole session (not resent alone)."""
+        return self.t.request(method, url, scopes=self.scopes, expect=expect, headers=headers,
+                              body=body, retry=False)
 
     def _chunked(self, blob: Blob, location: str) -> None:
         offset, size, recoveries = 0, blob.size, 0
@@ -199,8 +194,9 @@ class BlobUploader:
             if resp.status_code == 416:
                 resp.close()
                 recoveries += 1
-                if recoveries > self.t.options.max_attempts:  # bounded: never loop
-                    raise _Retryable("too many HTTP 416 answers; restarting", 416)
+                if recoveries > self.t.retry.max_attempts:  # bounded: never loop
+                    raise RegistryError("too many HTTP 416 answers; restarting the upload", status=416,
+                                        transient=True)
                 offset, location = self._resume_point(location, offset, size)
                 continue
             location = self._location(location, resp) if resp.headers.get("Location") else location
@@ -209,8 +205,8 @@ class BlobUploader:
         url = with_digest(location, str(blob.digest))
         self._send_once("PUT", url, {"Content-Length": "0"}, b"", (201,)).close()
 
-    def _patch(self, blob: Blob, location: str, offset: int, length: int):
-        def body():
+    def _patch(self, blob: Blob, location: str, offset: int, length: int) -> requests.Response:
+        def body() -> BodyReader:
             src = blob.open()
             src.seek(offset)
             return BodyReader(src, length, str(blob.digest), self.progress, self.cancel, offset, blob.size)
@@ -228,12 +224,7 @@ class BlobUploader:
             position = 0
         if position == offset or not 0 <= position <= size:
             # The position did not move (an ECR-like registry): restart rather than loop.
-            raise _Retryable(f"upload position stuck at {position} after HTTP 416; restarting", 416)
+            raise RegistryError(f"upload position stuck at {position} after HTTP 416; restarting the upload",
+                                status=416, transient=True)
         new_location = self._location(location, resp) if resp.headers.get("Location") else location
         return position, new_location
-
-
-class _Retryable(Exception):
-    def __init__(self, message: str, status: int | None, wait: float | None = None):
-        super().__init__(message)
-        self.status, self.wait = status, wait

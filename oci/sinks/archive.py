@@ -5,26 +5,39 @@ This is what `skopeo copy oci-archive:FILE` and `podman load` read.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
+from ..artifact import Artifact, all_blobs
 from ..errors import ArchiveError
+from ..reference import Reference
 from ..tarfs import FILE, TarEntry, bytes_entry, write_tar
 from ._atomic import atomic_writer
+from .base import SinkResult, named
 from .layout import LAYOUT_FILE, index_entries, index_json
 
 
-def blob_entries(artifact) -> list[TarEntry]:
-    entries: dict[str, TarEntry] = {}
-    for blob in (*artifact.blobs(), artifact.root):
-        path = f"blobs/{blob.digest.algorithm}/{blob.digest.hex}"
-        entries[path] = TarEntry(path, FILE, 0o644, blob.size, blob.open)
-    return list(entries.values())
+@dataclass(frozen=True)
+class OciArchiveSink:
+    path: Path
+    mtime: int = 0
+    kind: str = "oci_archive"
+
+    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+        write_oci_archive(self.path, artifact, [str(r) for r in references], self.mtime)
+        return SinkResult(self.kind, str(self.path), named(artifact, references))
 
 
-def write_oci_archive(dest: Path, artifact, names: Iterable[str] = (), mtime: int = 0) -> None:
+def blob_entries(artifact: Artifact) -> list[TarEntry]:
+    return [TarEntry(f"blobs/{b.digest.algorithm}/{b.digest.hex}", FILE, 0o644, b.size, b.open)
+            for b in all_blobs(artifact)]
+
+
+def write_oci_archive(dest: Path, artifact: Artifact, names: Iterable[str] = (), mtime: int = 0) -> None:
     dest = Path(dest)
-    entries = blob_entries(artifact) + [
+    entries = [
+        *blob_entries(artifact),
         bytes_entry("oci-layout", LAYOUT_FILE),
         bytes_entry("index.json", index_json(index_entries(artifact.descriptor, names))),
     ]

@@ -8,20 +8,38 @@ An index cannot be expressed; each platform's image becomes its own entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Any
 
+from ..artifact import Artifact
 from ..canonical import canonical_json
 from ..errors import ArchiveError
+from ..reference import Reference
 from ..tarfs import bytes_entry, write_tar
 from ._atomic import atomic_writer
 from .archive import blob_entries
+from .base import SinkResult, named
 
 
-def manifest_json(artifact, repo_tags: Iterable[str]) -> bytes:
+@dataclass(frozen=True)
+class DockerArchiveSink:
+    path: Path
+    mtime: int = 0
+    kind: str = "tarball"
+
+    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+        write_docker_archive(self.path, artifact, [str(r) for r in references], self.mtime)
+        return SinkResult(self.kind, str(self.path), named(artifact, references))
+
+
+def manifest_json(artifact: Artifact, repo_tags: Iterable[str]) -> bytes:
     repo_tags = list(dict.fromkeys(repo_tags))
     images = artifact.images()
-    entries = []
+    if not images:
+        raise ArchiveError("a docker archive holds runnable images; this artifact has none")
+    entries: list[dict[str, Any]] = []
     for i, img in enumerate(images):
         entries.append({
             "Config": f"blobs/sha256/{img.config_descriptor.digest.hex}",
@@ -33,7 +51,7 @@ def manifest_json(artifact, repo_tags: Iterable[str]) -> bytes:
     return canonical_json(entries)
 
 
-def write_docker_archive(dest: Path, artifact, repo_tags: Iterable[str] = (), mtime: int = 0) -> None:
+def write_docker_archive(dest: Path, artifact: Artifact, repo_tags: Iterable[str] = (), mtime: int = 0) -> None:
     dest = Path(dest)
     entries = blob_entries(artifact)
     entries.append(bytes_entry("manifest.json", manifest_json(artifact, repo_tags)))

@@ -10,17 +10,21 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
+from .. import mediatypes
+from ..artifact import Artifact, all_blobs
 from ..blob import Blob
 from ..canonical import canonical_json
 from ..descriptor import Descriptor
 from ..digest import Digest, copy_hashed
-from ..errors import DigestMismatch, LayoutError
-from .. import mediatypes
+from ..errors import DigestMismatch, LayoutError, OciError
+from ..reference import Reference
 from ._atomic import atomic_writer, write_bytes_atomic
+from .base import SinkResult, named
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -63,12 +67,12 @@ def read_index(root: Path) -> list[Descriptor]:
     try:
         data = json.loads(path.read_bytes())
         return [Descriptor.from_json(m) for m in data.get("manifests", [])]
-    except (ValueError, AttributeError, Exception) as exc:
+    except (OSError, ValueError, AttributeError, TypeError, OciError) as exc:
         raise LayoutError(f"{path}: not a valid OCI index: {exc}") from exc
 
 
 @contextmanager
-def _locked(root: Path):
+def _locked(root: Path) -> Iterator[None]:
     """An advisory lock on the layout directory itself (no extra file in the layout)."""
     fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY)
     try:
@@ -106,15 +110,24 @@ def write_blob(root: Path, blob: Blob) -> None:
                                  f"{digest} ({size} bytes)")
 
 
-def write_layout(root: Path, artifact, names: Iterable[str] = ()) -> Descriptor:
-    """Write artifact (an Image or Index) into the layout at root; return its descriptor."""
+@dataclass(frozen=True)
+class LayoutSink:
+    path: Path
+    kind: str = "oci_layout"
+
+    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+        write_layout(self.path, artifact, [str(r) for r in references])
+        return SinkResult(self.kind, str(self.path), named(artifact, references))
+
+
+def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = ()) -> Descriptor:
+    """Write artifact (an image, index or artifact manifest) into the layout at root."""
     root = Path(root)
     _check_layout_dir(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for blob in artifact.blobs():
+        for blob in all_blobs(artifact):
             write_blob(root, blob)
-        write_blob(root, artifact.root)
         with _locked(root):  # index.json is read-modify-write: one writer at a time
             if not (root / "oci-layout").exists():
                 write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)

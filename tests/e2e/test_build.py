@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import shutil
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import HELLO_REF, leango
-from tests.support.ocicheck import check_layout
-from tests.support.peers import Buildah, extract, skopeo_inspect, umoci_unpack
+from support.cli import HELLO_REF, leango
+from support.ocicheck import check_layout
+from support.paths import FIXTURES
+from support.peers import Buildah, extract, skopeo_inspect, umoci_unpack
 
 
 def test_json_result(hello):
@@ -117,3 +117,20 @@ def test_go_caches_default_to_xdg_cache_home(tmp_path):
     assert (cache_home / "leango" / "go" / "go-build").is_dir()
     # The per-build work directory is gone afterwards.
     assert list((cache_home / "leango" / "work").iterdir()) == []
+
+
+def test_readme_library_example_runs(tmp_path, cache_dir):
+    """The README's Python example, run as written (from a copy of the fixture, in a scratch dir)."""
+    import re
+    import shutil
+    import subprocess
+    import sys
+
+    from support.paths import REPO
+    code = re.search(r"## As a library.*?```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    shutil.copytree(FIXTURES / "hello-world", tmp_path / "fixtures" / "hello-world")
+    code = code.replace('Path.home() / ".cache" / "leango"', f"Path({str(cache_dir)!r})")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    digest = proc.stdout.split()[0]
+    assert digest.startswith("sha256:") and (tmp_path / "out" / "layout" / "index.json").is_file()

@@ -3,8 +3,8 @@
 
 import pytest
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
+from support.cli import leango
+from support.paths import FIXTURES
 
 
 def _fails(*args, code, env=None, cwd=None):
@@ -55,7 +55,7 @@ def test_missing_buildah(tmp_path):
 
 
 def test_compile_error_shows_the_compiler(tmp_path):
-    from tests.e2e.conftest import buildah_state
+    from support.cli import buildah_state
     before = buildah_state()
     message = _fails(FIXTURES / "compile-error", "-q", "--cache-dir", tmp_path, code=1)
     assert message.startswith("leango: error: go build failed for linux/")

@@ -2,10 +2,10 @@
 
 import pytest
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
-from tests.support.peers import Buildah
-from tests.support.tlsca import HTTPSServer, make_ca
+from support.cli import leango
+from support.paths import FIXTURES
+from support.peers import Buildah
+from support.tlsca import HTTPSServer, make_ca
 
 
 @pytest.fixture(scope="module")

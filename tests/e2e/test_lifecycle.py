@@ -4,18 +4,17 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-import builder.cli
-from builder import BuildSpec, NotStaticError, Outputs, SubprocessRunner, build
-from builder.platform import host_platform
-from tests.conftest import FIXTURES, REPO
-from tests.e2e.conftest import buildah_state
+from leango.builder import BuildSpec, NotStaticError, Outputs, SubprocessRunner, build
+from leango.builder import cli as cli_module
+from leango.builder.platform import host_platform
+from support.cli import buildah_state, leango_argv
+from support.paths import FIXTURES
 
 
 def _leango_containers() -> list[str]:
@@ -27,10 +26,10 @@ def _leango_containers() -> list[str]:
 @pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_signal_removes_the_container(sig, group, tmp_path):
     before = buildah_state()
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env = dict(os.environ)
     # A cold Go cache makes the compile take seconds: time enough to interrupt it.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "builder", "build", str(FIXTURES / "https-get"), "--cache-dir",
+        [*leango_argv(), "build", str(FIXTURES / "https-get"), "--cache-dir",
          str(tmp_path / "cold"), "--oci-layout", str(tmp_path / "l")],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     deadline = time.monotonic() + 60
@@ -80,8 +79,8 @@ def test_dynamic_binary_is_refused(tmp_path):
 
 
 def test_dynamic_binary_cli_message(tmp_path, monkeypatch):
-    monkeypatch.setattr(builder.cli, "SubprocessRunner", SwapBinaryRunner)
-    result = CliRunner().invoke(builder.cli.main, [
+    monkeypatch.setattr(cli_module, "SubprocessRunner", SwapBinaryRunner)
+    result = CliRunner().invoke(cli_module.main, [
         "build", str(FIXTURES / "hello-world"), "-q", "--cache-dir", str(tmp_path / "c"),
         "--oci-layout", str(tmp_path / "l")])
     assert result.exit_code == 1

@@ -2,9 +2,9 @@
 
 import json
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
-from tests.support.peers import Buildah
+from support.cli import leango
+from support.paths import FIXTURES
+from support.peers import Buildah
 
 
 def test_cmd_subdirectory_with_ldflags(tmp_path, cache_dir):

@@ -2,10 +2,10 @@
 
 import json
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
-from tests.support.ocicheck import check_layout
-from tests.support.peers import extract, skopeo_inspect
+from support.cli import leango
+from support.ocicheck import check_layout
+from support.paths import FIXTURES
+from support.peers import extract, skopeo_inspect
 
 
 def test_two_platforms_make_an_index_in_every_output(tmp_path, cache_dir):

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.support.tools import require
+from support.cli import leango_argv
+from support.paths import FIXTURES
+from support.tools import require
 
 USER = "leango-rootless"
 SUBID_START, SUBID_COUNT = 300000, 65536
@@ -53,12 +54,10 @@ def user() -> pwd.struct_passwd:
 
 @pytest.fixture(scope="module")
 def workdir(user, tmp_path_factory):
-    """A copy of the project owned by the user, in a place it can reach."""
+    """A copy of the fixtures owned by the user, in a place it can reach; leango is the installed wheel."""
     base = Path(user.pw_dir) / f"leango-test-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
-    for part in ("builder", "oci", "fixtures"):
-        shutil.copytree(REPO / part, base / "src" / part,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(FIXTURES, base / "src" / "fixtures")
     for path in [base, *base.rglob("*")]:
         os.lchown(path, user.pw_uid, user.pw_gid)
     yield base
@@ -67,7 +66,7 @@ def workdir(user, tmp_path_factory):
 
 def as_user(user, argv, workdir: Path) -> subprocess.CompletedProcess:
     env = {"HOME": user.pw_dir, "USER": user.pw_name, "PATH": "/usr/sbin:/usr/bin:/sbin:/bin",
-           "PYTHONPATH": str(workdir / "src"), "XDG_CACHE_HOME": str(workdir / "cache"),
+           "XDG_CACHE_HOME": str(workdir / "cache"),
            "LANG": "C.UTF-8"}
     if os.geteuid() == 0:
         cmd = ["runuser", "-u", user.pw_name, "--", "env", "-i", *(f"{k}={v}" for k, v in env.items()), *argv]
@@ -76,13 +75,13 @@ def as_user(user, argv, workdir: Path) -> subprocess.CompletedProcess:
 
 
 def test_rootless_build_push_and_run(user, workdir, hello, registry):
-    probe = as_user(user, [sys.executable, "-c", "import click, oras, zstandard, go"], workdir)
+    probe = as_user(user, [sys.executable, "-c", "import leango, click, zstandard, go"], workdir)
     assert probe.returncode == 0, (
         f"{sys.executable} cannot be used by {user.pw_name}: make the virtual environment with "
         f"/usr/bin/python3 in a world-readable place (scripts/setup does)\n{probe.stderr}")
     archive = workdir / "out" / "hello.oci.tar"
     pushed_ref = f"{registry.host}/rootless/hello:v1"
-    proc = as_user(user, [sys.executable, "-m", "builder", "build", "src/fixtures/hello-world",
+    proc = as_user(user, [*leango_argv(), "build", "src/fixtures/hello-world",
                           "--tag", pushed_ref, "--push",
                           "--oci-archive", str(archive), "--json"], workdir)
     assert proc.returncode == 0, proc.stderr

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from oci.registry.credentials import CredentialSources
-from oci.registry.transport import RegistryOptions
-from oci.sinks.registry import push
-from tests.support.faultproxy import FaultProxy
-from tests.support.registry import RealRegistry, make_htpasswd
-from tests.support.tlsca import make_ca
-
-USER, PASSWORD = "ci-user", "s3cret-Pa55word"
+from leango.oci.registry.credentials import CredentialSources
+from leango.oci.registry.transport import RegistryOptions
+from leango.oci.sinks.registry import push
+from support.clock import instant_retry
+from support.faultproxy import FaultProxy
+from support.registry import PASSWORD, USER, RealRegistry, make_htpasswd
+from support.tlsca import make_ca
 
 
 @pytest.fixture(scope="session")
@@ -39,14 +38,13 @@ def proxy(registry):
 @pytest.fixture
 def fast_options():
     """Retries that keep tests quick but still go through every code path."""
-    return RegistryOptions(connect_timeout=2, read_timeout=3, max_attempts=4, backoff_base=0.05,
-                           backoff_max=0.2)
+    return RegistryOptions(connect_timeout=2, read_timeout=3, retry=instant_retry(4))
 
 
 @pytest.fixture
 def do_push():
     def run(artifact, refs, *, sources=None, options=None, **kw):
-        from oci import parse_reference
+        from leango.oci import parse_reference
         refs = [parse_reference(r) if isinstance(r, str) else r for r in refs]
         return push(artifact, refs, credentials=sources or CredentialSources(),
                     options=options or RegistryOptions(), **kw)

@@ -9,10 +9,11 @@ import stat
 
 import pytest
 
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
-from tests.registry.conftest import PASSWORD, USER
-from tests.support.peers import skopeo_inspect
+from support.cli import leango
+from support.paths import FIXTURES
+from support.peers import skopeo_inspect
+from support.registry import PASSWORD, USER
+from support.tlsca import make_ca
 
 
 @pytest.fixture
@@ -122,12 +123,12 @@ def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home,
     base = ["login", secure_registry.host, "-u", USER, "--password-stdin", "--registry-ca",
             str(registry_ca.ca_cert), "--authfile", str(authfile)]
     import subprocess
-    import sys
-    from tests.conftest import REPO
+
+    from support.cli import leango_argv
 
     def login(password):
-        return subprocess.run([sys.executable, "-m", "builder", *base], input=password + "\n", text=True,
-                              capture_output=True, env={**_env(home), "PYTHONPATH": str(REPO),
+        return subprocess.run([*leango_argv(), *base], input=password + "\n", text=True,
+                              capture_output=True, env={**_env(home),
                                                         "PATH": "/usr/bin:/bin"})
     bad = login("wrong-password")
     assert bad.returncode == 1 and "authentication failed" in bad.stderr and not authfile.exists()
@@ -176,9 +177,43 @@ def test_ssl_cert_file_replaces_the_system_trust(secure_registry, registry_ca, h
     assert json.loads(proc.stdout)["pushed"]
 
 
-def test_registry_ca_adds_to_the_system_trust():
-    from oci.registry.transport import RegistryOptions, trust_bundle
-    from pathlib import Path
-    import certifi
-    path = trust_bundle(RegistryOptions(ca_file=Path(certifi.where()), system_ca=Path(certifi.where())))
-    assert Path(path).read_bytes().count(b"BEGIN CERTIFICATE") == 2 * Path(certifi.where()).read_bytes().count(b"BEGIN CERTIFICATE")
+def test_registry_ca_adds_to_the_system_trust(tmp_path):
+    """Two servers, two CAs: one in the "system" bundle, one given as --registry-ca. Both verify
+    (a replacing implementation fails the first); neither verifies without its CA."""
+    import requests
+
+    from leango.oci.registry.tls import make_session, verifying_context
+    from support.tlsca import HTTPSServer
+    system_ca, extra_ca = make_ca(tmp_path / "system"), make_ca(tmp_path / "extra")
+    servers = [HTTPSServer(system_ca), HTTPSServer(extra_ca)]
+    try:
+        both = make_session("x", context=verifying_context(system_ca.ca_cert, extra_ca.ca_cert),
+                            insecure=False, proxies={})
+        assert [both.get(s.url, timeout=5).status_code for s in servers] == [200, 200]
+        only_system = make_session("x", context=verifying_context(system_ca.ca_cert), insecure=False, proxies={})
+        assert only_system.get(servers[0].url, timeout=5).status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            only_system.get(servers[1].url, timeout=5)
+    finally:
+        for server in servers:
+            server.close()
+
+
+def test_insecure_registry_leaves_other_hosts_verified(tmp_path):
+    """--insecure-registry HOST skips verification for HOST only: a token realm or Location on another
+    host (here: another port) still needs a trusted certificate."""
+    import requests
+
+    from leango.oci.registry.tls import make_session, verifying_context
+    from support.tlsca import HTTPSServer
+    ca = make_ca(tmp_path / "ca")
+    registry, realm = HTTPSServer(ca), HTTPSServer(ca)
+    try:
+        host = registry.url.split("/")[2]
+        session = make_session(host, context=verifying_context(), insecure=True, proxies={})
+        assert session.get(registry.url, timeout=5).status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            session.get(realm.url, timeout=5)
+    finally:
+        registry.close()
+        realm.close()

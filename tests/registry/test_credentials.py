@@ -9,12 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from oci.errors import RegistryError
-from oci.registry.auth import check_redirect_target, parse_challenges
-from oci.registry.credentials import (ANONYMOUS, Credential, CredentialSources, auth_file_paths,
-                                      normalise_key, remove_login, resolve, store_login)
-from oci.registry.transport import is_loopback, redact
-from oci.registry.upload import with_digest
+from leango.oci.errors import RegistryError
+from leango.oci.registry.auth import check_redirect_target, parse_challenges
+from leango.oci.registry.credentials import (
+    ANONYMOUS,
+    Credential,
+    CredentialSources,
+    auth_file_paths,
+    normalise_key,
+    remove_login,
+    resolve,
+    store_login,
+)
+from leango.oci.registry.transport import is_loopback, redact
+from leango.oci.registry.upload import with_digest
 
 
 def _auth(u, p):

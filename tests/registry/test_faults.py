@@ -12,11 +12,12 @@ import time
 
 import pytest
 
-from oci.errors import RegistryError
-from oci.registry.transport import RegistryOptions
-from tests.support.faultproxy import Fault
-from tests.support.ocicheck import check_layout
-from tests.support.tools import require, run
+from leango.oci.errors import RegistryError
+from leango.oci.registry.transport import RegistryOptions
+from support.clock import instant_retry
+from support.faultproxy import Fault
+from support.ocicheck import check_layout
+from support.tools import require, run
 
 
 def _verify(host, repo, img, tmp_path):
@@ -37,11 +38,13 @@ def test_transient_statuses_on_blob_put(statuses, proxy, registry, make_image, d
     for status in statuses:
         headers = {"Retry-After": "1"} if status == 429 else {}
         proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "status", status, headers))
-    start = time.monotonic()
     [res] = do_push(img, [f"{proxy.host}/{repo}:v1"], options=fast_options)
-    elapsed = time.monotonic() - start
+    waits = fast_options.retry.sleep
+    assert len(waits) == len(statuses)
     if statuses == [429, 429]:
-        assert elapsed >= 2.0, "Retry-After: 1 was not honoured twice"
+        assert waits == [1.0, 1.0], "Retry-After: 1 was not honoured twice"
+    else:
+        assert all(w <= fast_options.retry.backoff_max for w in waits)
     assert res.reference.digest == img.digest
     puts = proxy.requests("PUT", f"digest=sha256%3A{_big_layer(img)}")
     assert len(puts) == len(statuses) + 1
@@ -60,7 +63,7 @@ def test_connection_reset_mid_body(proxy, registry, make_image, do_push, fast_op
 
 def test_stalled_response_times_out_and_recovers(proxy, registry, make_image, do_push, tmp_path):
     img = make_image("s")
-    options = RegistryOptions(read_timeout=1, connect_timeout=1, max_attempts=3, backoff_base=0.05)
+    options = RegistryOptions(read_timeout=1, connect_timeout=1, retry=instant_retry(3))
     proxy.add(Fault("HEAD", "/blobs/sha256:", "stall", stall=30))
     start = time.monotonic()
     do_push(img, [f"{proxy.host}/faults/stall:v1"], options=options)
@@ -92,7 +95,7 @@ def test_client_errors_fail_fast(method, path, status, code, proxy, make_image, 
     proxy.add(Fault(method, path, "status", status, body=body, times=-1))
     with pytest.raises(RegistryError) as err:
         do_push(img, [f"{proxy.host}/faults/client{status}{code.lower()}:v1"],
-                options=RegistryOptions(max_attempts=4, backoff_base=0.05, concurrency=1))
+                options=RegistryOptions(retry=instant_retry(4), concurrency=1))
     assert str(status) in str(err.value)
     if code:
         assert err.value.code == code and f"nope: {code.lower()}" in str(err.value)
@@ -112,7 +115,7 @@ def test_head_server_error_is_never_taken_for_missing(proxy, make_image, do_push
 
 
 def test_concurrency_is_bounded(proxy, registry, make_image, do_push, tmp_path):
-    from oci import Index, Platform
+    from leango.oci import Index, Platform
     index = Index(tuple(make_image("cc", platform=Platform("linux", a)) for a in ("amd64", "arm64", "386")))
     do_push(index, [f"{proxy.host}/faults/conc:v1"], options=RegistryOptions(concurrency=2))
     assert 1 <= proxy.max_inflight <= 2
@@ -147,7 +150,7 @@ def test_stalled_server_read_timeout(make_image, do_push):
     try:
         with pytest.raises(RegistryError) as err:
             do_push(make_image("st"), [f"{host}/x:v1"],
-                    options=RegistryOptions(read_timeout=1, connect_timeout=1, max_attempts=2, backoff_base=0.05))
+                    options=RegistryOptions(read_timeout=1, connect_timeout=1, retry=instant_retry(2)))
     finally:
         stop.set()
         thread.join()
@@ -160,17 +163,16 @@ def test_stalled_server_read_timeout(make_image, do_push):
 
 def test_sigterm_during_push_cancels_open_uploads(proxy, cache_dir, tmp_path):
     """Checklist 17 through the CLI: SIGTERM mid-body → exit 130, the session DELETEd, no manifest."""
-    import os
     import signal
     import subprocess
-    import sys
 
-    from tests.conftest import FIXTURES, REPO
+    from support.cli import leango_argv
+    from support.paths import FIXTURES
     proxy.add(Fault("PUT", r"/blobs/uploads/.*digest=", "slow", rate=16 * 1024, times=-1))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "builder", "build", str(FIXTURES / "hello-world"), "--tag",
+        [*leango_argv(), "build", str(FIXTURES / "hello-world"), "--tag",
          f"{proxy.host}/faults/sigterm:v1", "--push", "-q", "--cache-dir", str(cache_dir)],
-        env={**os.environ, "PYTHONPATH": str(REPO)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 120
     while not proxy.requests("PUT", "/blobs/uploads/"):
         assert proc.poll() is None, proc.communicate()

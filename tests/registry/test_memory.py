@@ -10,16 +10,14 @@ import json
 import subprocess
 import sys
 
-from tests.conftest import REPO
-
 SIZE = 500 * 1024 * 1024
 CHILD = r"""
 import hashlib, json, os, sys
 from pathlib import Path
-from oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes, parse_reference
-from oci.config import History
-from oci.registry.credentials import CredentialSources
-from oci.sinks.registry import push
+from leango.oci import Digest, Image, ImageConfig, Layer, Platform, mediatypes, parse_reference
+from leango.oci.config import History
+from leango.oci.registry.credentials import CredentialSources
+from leango.oci.sinks.registry import push
 
 def hwm():
     # Peak RSS of this address space, in KiB. Not ru_maxrss: Linux carries that
@@ -48,8 +46,9 @@ print(json.dumps({"before_kib": before, "peak_kib": peak, "uploaded": res.report
 
 
 def test_push_500mb_layer_in_flat_memory(registry, tmp_path):
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(tmp_path / "big.tar"), str(SIZE), registry.host],
-                          capture_output=True, text=True, timeout=600, env={"PYTHONPATH": str(REPO)})
+    proc = subprocess.run([sys.executable, "-P", "-c", CHILD, str(tmp_path / "big.tar"), str(SIZE), registry.host],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                          env={"PATH": "/usr/bin:/bin"})
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["uploaded"] >= SIZE

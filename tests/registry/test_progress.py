@@ -5,20 +5,19 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import sys
 
-from tests.conftest import FIXTURES, REPO
-from tests.e2e.conftest import leango
-from tests.support.tools import require
+from support.cli import leango, leango_argv
+from support.paths import FIXTURES
+from support.tools import require
 
 
 def test_progress_on_a_tty(registry, cache_dir, make_image):
     require("script")
-    argv = [sys.executable, "-m", "builder", "build", str(FIXTURES / "hello-world"), "--tag",
+    argv = [*leango_argv(), "build", str(FIXTURES / "hello-world"), "--tag",
             f"{registry.host}/progress/tty:v1", "--push", "--cache-dir", str(cache_dir)]
     # util-linux `script` gives the command a real pseudo-terminal.
     proc = subprocess.run(["script", "-qfec", shlex.join(argv), "/dev/null"], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, "PYTHONPATH": str(REPO)})
+                          text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 0, proc.stdout
     import re
     assert re.search(r"\x1b\[Kpushing [0-9a-f]{12} \d+%", proc.stdout), proc.stdout

@@ -7,12 +7,13 @@ import logging
 
 import pytest
 
-from oci import Index, Platform, mediatypes
-from oci.errors import RegistryError
-from oci.registry.credentials import Credential
-from oci.registry.push import Pusher
-from oci.registry.transport import RegistryOptions, Transport
-from tests.support.fakeregistry import Behaviour, FakeRegistry
+from leango.oci import Index, Platform, mediatypes
+from leango.oci.errors import RegistryError
+from leango.oci.registry.credentials import Credential
+from leango.oci.registry.push import Pusher
+from leango.oci.registry.transport import RegistryOptions, Transport
+from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
 
 CRED = Credential("user", "pass")
 
@@ -31,7 +32,7 @@ def fake(request):
 
 
 def _push(fake, img, repo="team/app", tags=("v1",), cred=CRED, **opts):
-    options = RegistryOptions(**({"backoff_base": 0.01, "backoff_max": 0.05} | opts))
+    options = RegistryOptions(**({"retry": instant_retry(5)} | opts))
     transport = Transport(fake.host, cred, options)
     return Pusher(transport, repo).push(img, tuple(tags)), transport
 
@@ -226,7 +227,10 @@ def test_mount_refused_falls_back_to_upload(fake, make_image):
 
 
 def test_debug_logs_carry_no_secrets(fake, make_image, caplog):
+    """With the CLI's log handler filter (the library installs none: it changes no process state)."""
+    from leango.builder.cli import _RedactQueries
     f = fake(auth="bearer", users={"user": "pass-Wo4d-xyz"})
+    caplog.handler.addFilter(_RedactQueries())
     with caplog.at_level(logging.DEBUG):
         _push(f, make_image(), cred=Credential("user", "pass-Wo4d-xyz"))
     text = "\n".join(r.getMessage() for r in caplog.records) + caplog.text

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from oci import Index, Platform
-from tests.conftest import FIXTURES
-from tests.e2e.conftest import leango
-from tests.support.ocicheck import check_layout
-from tests.support.peers import Buildah, skopeo_inspect
-from tests.support.tools import require, run
+from leango.oci import Index, Platform
+from support.cli import leango
+from support.ocicheck import check_layout
+from support.paths import FIXTURES
+from support.peers import Buildah, skopeo_inspect
+from support.tools import require, run
 
 
 def test_build_push_pull_run(registry, tmp_path, cache_dir):
@@ -85,11 +85,11 @@ def test_empty_blob_and_empty_json_config(registry):
     """Checklist 9: sha256:e3b0… (size 0) and the empty JSON {} push like any blob."""
     import threading
 
-    from oci import Blob, Descriptor, Digest, mediatypes
-    from oci.digest import EMPTY_SHA256
-    from oci.registry.credentials import Credential
-    from oci.registry.transport import RegistryOptions, Transport
-    from oci.registry.upload import BlobUploader
+    from leango.oci import Blob, Descriptor, Digest, mediatypes
+    from leango.oci.digest import EMPTY_SHA256
+    from leango.oci.registry.credentials import Credential
+    from leango.oci.registry.transport import RegistryOptions, Transport
+    from leango.oci.registry.upload import BlobUploader
     uploader = BlobUploader(Transport(registry.host, Credential(), RegistryOptions()), "empty/blobs",
                             cancel=threading.Event())
     empty = Blob(Descriptor(mediatypes.OCI_LAYER_TAR, EMPTY_SHA256, 0), data=b"")
@@ -99,10 +99,30 @@ def test_empty_blob_and_empty_json_config(registry):
 
 
 def test_unreachable_registry_is_one_clear_line(tmp_path, cache_dir):
-    from tests.support.registry import free_port
+    from support.registry import free_port
     host = f"127.0.0.1:{free_port()}"  # nothing listens there
     proc = leango("build", FIXTURES / "hello-world", "--tag", f"{host}/x:v1", "--push", "-q",
                   "--oci-archive", tmp_path / "kept.tar", "--cache-dir", cache_dir, check=False)
     assert proc.returncode == 1
     assert proc.stderr.strip() == f"leango: error: cannot connect to {host}: connection refused"
     assert (tmp_path / "kept.tar").is_file(), "the offline output must survive a failed push"
+
+
+def test_nested_index_with_an_artifact_push(registry, make_image, do_push):
+    """An index holding an image, a nested index and an SBOM artifact: every child PUT before its parent."""
+    from leango.oci import Blob, Descriptor, Digest
+    from leango.oci.manifest import Manifest
+    amd, arm = make_image("nest"), make_image("nest", platform=Platform("linux", "arm64"))
+    data = b'{"spdxVersion":"SPDX-2.3"}'
+    sbom = Manifest("application/spdx+json", (Blob(Descriptor("application/spdx+json", Digest.of_bytes(data),
+                                                               len(data)), data=data),), subject=amd.descriptor)
+    inner = Index((arm,))
+    outer = Index((amd, inner, sbom))
+    ref = f"{registry.host}/nested/app:v1"
+    do_push(outer, [ref])
+    raw = skopeo_inspect(f"docker://{ref}", tls_verify=False, raw=True)
+    assert [m["digest"] for m in raw["manifests"]] == [str(amd.digest), str(inner.digest), str(sbom.digest)]
+    nested = skopeo_inspect(f"docker://{registry.host}/nested/app@{inner.digest}", tls_verify=False, raw=True)
+    assert nested["manifests"][0]["digest"] == str(arm.digest)
+    got = skopeo_inspect(f"docker://{registry.host}/nested/app@{sbom.digest}", tls_verify=False, raw=True)
+    assert got["artifactType"] == "application/spdx+json" and got["subject"]["digest"] == str(amd.digest)

@@ -44,7 +44,7 @@ class Call:
 
 class FakeRegistry:
     def __init__(self, behaviour: Behaviour | None = None, hostname: str = "127.0.0.1",
-                 blob_store: "FakeRegistry | None" = None):
+                 blob_store: FakeRegistry | None = None):
         self.b = behaviour or Behaviour()
         self.calls: list[Call] = []
         self.token_requests: list[Call] = []

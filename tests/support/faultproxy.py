@@ -66,12 +66,25 @@ class FaultProxy:
     def requests(self, method: str | None = None, path: str = "") -> list[Seen]:
         return [s for s in self.seen if (method is None or s.method == method) and re.search(path, s.path)]
 
+    def chaos(self, rate: float, seed: int = 0, actions: tuple[Fault, ...] = ()) -> None:
+        """Besides the scripted faults, answer a random `rate` of all requests with one of `actions`
+        (default: 500, 502, 503, 429 with Retry-After: 0, a reset mid-body), seeded for repeatability."""
+        import random
+        self._chaos_rng = random.Random(seed)
+        self._chaos_rate = rate
+        self._chaos_actions = actions or (
+            Fault("*", "", "status", 500), Fault("*", "", "status", 502), Fault("*", "", "status", 503),
+            Fault("*", "", "status", 429, {"Retry-After": "0"}), Fault("*", "", "reset"))
+
     def _match(self, method: str, path: str) -> Fault | None:
         with self.lock:
             for fault in self.faults:
                 if fault.matches(method, path):
                     fault.hits += 1
                     return fault
+            rate = getattr(self, "_chaos_rate", 0.0)
+            if rate and self._chaos_rng.random() < rate:
+                return self._chaos_rng.choice(self._chaos_actions)
         return None
 
     def handle(self, h: http.server.BaseHTTPRequestHandler) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import http.server
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 
 def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None]) -> http.server.ThreadingHTTPServer:
@@ -20,7 +20,7 @@ def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None]) -> htt
         def _any(self):
             dispatch(self)
 
-        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any  # noqa: N815
+        do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _any
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True

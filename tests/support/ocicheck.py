@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from oci import mediatypes
-from oci.validate import validate_layout
+from leango.oci import mediatypes
+from leango.oci.validate import validate_layout
 
 from . import schemas
 
@@ -19,8 +19,9 @@ def check_layout(root: Path):
     for digest in report.manifests:
         manifest = json.loads((root / "blobs" / "sha256" / digest.hex).read_bytes())
         schemas.validate("manifest", manifest)
-        config = json.loads((root / "blobs" / "sha256" / manifest["config"]["digest"][7:]).read_bytes())
-        schemas.validate("config", config)
+        if manifest["config"]["mediaType"] == mediatypes.OCI_CONFIG:
+            config = json.loads((root / "blobs" / "sha256" / manifest["config"]["digest"][7:]).read_bytes())
+            schemas.validate("config", config)
     for digest in report.blobs:
         path = root / "blobs" / "sha256" / digest.hex
         assert path.is_file() and not path.is_symlink()

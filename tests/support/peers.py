@@ -48,7 +48,12 @@ class Buildah:
         ctr = run([*self.args, "from", "--quiet", *tls_flag, source]).stdout.strip().splitlines()[-1]
         try:
             cmd = [*self.args, "run", "--isolation", "chroot", ctr, "--", *argv]
-            return run(cmd, check=check)
+            proc = run(cmd, check=False)
+            if proc.returncode != 0 and "sealing memfd copy" in proc.stderr:
+                proc = run(cmd, check=False)  # buildah's chroot flake: nothing ran, try once more
+            if check and proc.returncode != 0:
+                raise AssertionError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{proc.stderr}")
+            return proc
         finally:
             run([*self.args, "rm", ctr], check=False)
 

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .tools import require, run, stop_process
 
+USER, PASSWORD = "ci-user", "s3cret-Pa55word"  # the htpasswd account of the auth tests
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -58,7 +60,7 @@ class RealRegistry:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise AssertionError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}")
+                    raise AssertionError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -8,7 +8,7 @@ loaded into one referencing Registry keyed by both file name and `id`.
 from __future__ import annotations
 
 import json
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,7 @@ SCHEMAS = {
 }
 
 
-@lru_cache(maxsize=None)
+@cache
 def _registry() -> Registry:
     if not SCHEMA_DIR.is_dir():
         pytest.fail("OCI image-spec schemas missing: apt-get install "

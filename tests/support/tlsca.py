@@ -38,7 +38,7 @@ def make_ca(directory: Path, host_ip: str = "127.0.0.1") -> TestCA:
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's naming
+    def do_GET(self):
         body = b"hello over TLS\n"
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))

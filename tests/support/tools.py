@@ -14,6 +14,24 @@ PACKAGES = {
 }
 
 
+GO_TOOLS = {"oras": "oras.land/oras/cmd/oras@v1.3.6",
+            "crane": "github.com/google/go-containerregistry/cmd/crane@v0.22.1"}
+
+
+def require_go_tool(tool: str) -> str:
+    """A Go test peer that scripts/setup builds into $LEANGO_TOOLS/bin (default /opt/leango/tools/bin)."""
+    import os
+    from pathlib import Path
+    path = Path(os.environ.get("LEANGO_TOOLS", "/opt/leango/tools")) / "bin" / tool
+    if path.is_file():
+        return str(path)
+    found = shutil.which(tool)
+    if found is None:
+        pytest.fail(f"{tool} is not installed: run scripts/setup (go install {GO_TOOLS.get(tool, tool)})",
+                    pytrace=False)
+    return found
+
+
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:

@@ -1,0 +1,37 @@
+"""The Sink contract: every output takes (artifact, references) and says what it wrote.
+
+The pipeline holds a list of sinks; adding one (containers-storage, containerd)
+touches no other sink.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..artifact import Artifact
+from ..reference import Reference
+
+
+@dataclass(frozen=True)
+class SinkResult:
+    kind: str  # "oci_layout", "oci_archive", "tarball", "registry"
+    location: str  # a path, or the registry pushed to
+    references: tuple[Reference, ...] = ()  # the names written, with the artifact's digest
+    details: tuple[Any, ...] = field(default=())  # sink-specific: push reports for a registry
+
+
+class Sink(Protocol):
+    @property
+    def kind(self) -> str:
+        """What the result calls this output: "oci_layout", "oci_archive", "tarball", "registry"…"""
+        ...
+
+    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+        """Write artifact under every reference (or unnamed when there are none)."""
+        ...
+
+
+def named(artifact: Artifact, references: Sequence[Reference]) -> tuple[Reference, ...]:
+    return tuple(r.with_digest(artifact.digest) for r in references)
