@@ -10,16 +10,17 @@ containers, where the OCI isolation fails on cgroup-v1 hybrid hosts.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import signal
+import subprocess
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from types import FrameType
 from typing import Any
 
-from .errors import BuildahError, Interrupted
+from .containers import container_name
+from .errors import BuildahError, BuildTimeout, Interrupted
 from .runner import Result, Runner
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,13 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 
 
 class BuildahSession:
-    def __init__(self, runner: Runner, *, isolation: str = "chroot", env: Mapping[str, str] | None = None):
+    def __init__(self, runner: Runner, *, isolation: str = "chroot", env: Mapping[str, str] | None = None,
+                 timeout: float | None = None):
         self.runner = runner
         self.isolation = isolation
         self.env = dict(env) if env is not None else None
+        self.timeout = timeout
+        self._deadline = time.monotonic() + timeout if timeout else None
         self.container = ""
         self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 
@@ -63,7 +67,7 @@ class BuildahSession:
         if threading.current_thread() is threading.main_thread():
             self._old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
         try:
-            name = f"leango-{os.getpid()}-{secrets.token_hex(4)}"
+            name = container_name()
             res = self._buildah("from", "--name", name, "--quiet", "scratch")
             if not res.ok:
                 raise BuildahError(f"buildah from scratch failed: {_last_line(res.stderr)}",
@@ -82,14 +86,28 @@ class BuildahSession:
             args += ["-v", mount.flag()]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
-        res = self._buildah(*args, self.container, "--", *argv)
+        res = self._run_bounded(*args, self.container, "--", *argv)
         if not res.ok and TRANSIENT_RUN_ERROR in res.stderr:
             # buildah's chroot isolation sometimes fails to seal the memfd copy of itself
             # before the command starts; nothing ran, so running again is safe.
             log.debug("buildah run failed before starting the command (%s); retrying once",
                       TRANSIENT_RUN_ERROR)
-            res = self._buildah(*args, self.container, "--", *argv)
+            res = self._run_bounded(*args, self.container, "--", *argv)
         return res
+
+    def _run_bounded(self, *args: str) -> Result:
+        """`buildah run` within what is left of the session's --timeout."""
+        if self._deadline is None:
+            return self._buildah(*args)
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
+        try:
+            return self.runner.run(["buildah", *args], env=self.env, timeout=left)
+        except subprocess.TimeoutExpired as exc:
+            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
+        except FileNotFoundError as exc:
+            raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
     def __exit__(self, *exc: object) -> None:
         # Removal must not be cut short by a second Ctrl-C or SIGTERM.

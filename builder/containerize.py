@@ -13,7 +13,7 @@ from typing import BinaryIO
 
 from ..oci import Digest, Image, ImageConfig, Index, Platform
 from ..oci.config import History
-from ..oci.layer import build_layer
+from ..oci.layer import Layer, build_layer
 from ..oci.tarfs import DIR, FILE, TarEntry, bytes_entry
 
 CA_PATH = "/etc/ssl/certs/ca-certificates.crt"
@@ -76,12 +76,16 @@ def image_config(binary: AppBinary, diff_ids: Iterable[Digest], *, user: str, en
     )
 
 
+def build_base_layer(base: BaseOptions, workdir: Path) -> Layer:
+    return build_layer(base_entries(base), workdir, compression=base.compression, mtime=base.mtime)
+
+
 def containerize(binaries: list[AppBinary], base: BaseOptions, workdir: Path, *,
                  user: str = DEFAULT_USER, env: tuple[str, ...] = (),
-                 labels: tuple[tuple[str, str], ...] = ()) -> Image | Index:
-    """One Image per binary/platform; an Index when there is more than one platform."""
-    base_layer = build_layer(base_entries(base), workdir, compression=base.compression,
-                             mtime=base.mtime)
+                 labels: tuple[tuple[str, str], ...] = (), base_layer: Layer | None = None) -> Image | Index:
+    """One Image per binary/platform; an Index when there is more than one platform.
+    Images made with the same base options share the base layer (pass it to build it once)."""
+    base_layer = base_layer or build_base_layer(base, workdir)
     images = []
     for binary in binaries:
         app = build_layer(app_entries(binary), workdir, compression=base.compression,

@@ -42,3 +42,11 @@ class NotStaticError(BuildError):
 
 class Interrupted(BuildError):
     """The build was interrupted by a signal (SIGINT/SIGTERM)."""
+
+
+class BuildTimeout(BuildError):
+    """The work in the container took longer than --timeout."""
+
+
+class DownloadError(BuildError):
+    """Modules could not be downloaded (or, --offline, are not in the module cache)."""

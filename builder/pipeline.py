@@ -1,4 +1,4 @@
-"""The short loop: spec → compile (in a throwaway container) → containerize → sinks."""
+"""The short loop: spec → go list, download, compile (in one throwaway container) → containerize → sinks."""
 
 from __future__ import annotations
 
@@ -10,19 +10,22 @@ from pathlib import Path
 
 import certifi
 
-from ..oci import Image, Index, Platform, Reference
+from ..oci import Image, Index, Reference, parse_reference
 from ..oci.artifact import Artifact
 from ..oci.digest import Digest
+from ..oci.registry.tls import system_ca_file
 from ..oci.registry.upload import Progress
 from ..oci.sinks import DockerArchiveSink, LayoutSink, OciArchiveSink, PushResult, RegistrySink, Sink, SinkResult
-from . import gobuild
-from .buildah import BuildahSession, Mount
-from .containerize import AppBinary, BaseOptions, containerize
+from .buildah import BuildahSession
+from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
+from .containers import remove_stale
 from .elf import check_static
-from .errors import CompileError, SpecError
+from .errors import SpecError
+from .goenv import GoEnv, read_go_env
+from .gorun import GoSteps, Paths, Target, targets
 from .platform import elf_machine
 from .runner import Runner
-from .source import GoPackage, check_binary_name, find_package, uses_cgo
+from .source import ModuleSources, locate
 from .spec import BuildSpec
 from .toolchain import Toolchain, find_toolchain
 
@@ -30,10 +33,12 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class BuildResult:
+class ImageBuild:
+    """One main package's image (an index when several platforms) and what was written."""
+    binary: str
+    package: str  # the Go import path
     artifact: Image | Index
     references: tuple[Reference, ...]
-    toolchain: Toolchain
     written: tuple[SinkResult, ...] = ()
 
     @property
@@ -50,8 +55,36 @@ class BuildResult:
         return tuple(p for r in self.written if r.kind == "registry" for p in r.details)
 
 
-def _slug(platform: Platform) -> str:
-    return str(platform).replace("/", "-")
+@dataclass(frozen=True)
+class BuildResult:
+    builds: tuple[ImageBuild, ...]
+    toolchain: Toolchain
+
+    @property
+    def single(self) -> ImageBuild:
+        if len(self.builds) != 1:
+            raise ValueError(f"this build made {len(self.builds)} images; use .builds")
+        return self.builds[0]
+
+    @property
+    def artifact(self) -> Image | Index:
+        return self.single.artifact
+
+    @property
+    def digest(self) -> Digest:
+        return self.single.digest
+
+    @property
+    def references(self) -> tuple[Reference, ...]:
+        return self.single.references
+
+    @property
+    def outputs(self) -> dict[str, str]:
+        return self.single.outputs
+
+    @property
+    def pushed(self) -> tuple[PushResult, ...]:
+        return self.single.pushed
 
 
 def ca_bundle(spec: BuildSpec) -> bytes:
@@ -69,64 +102,88 @@ def ca_bundle(spec: BuildSpec) -> bytes:
     return b"".join(parts)
 
 
-def _compile_all(spec: BuildSpec, runner: Runner, pkg: GoPackage, toolchain: Toolchain,
-                 name: str, work: Path) -> list[AppBinary]:
-    out, tmp, cache = work / "out", work / "tmp", spec.cache_dir / "go"
-    for d in (out, tmp, cache):
-        d.mkdir(parents=True, exist_ok=True)
-    mounts = [Mount(str(toolchain.goroot), gobuild.GOROOT), Mount(str(pkg.module_root), gobuild.SRC),
-              Mount(str(out), gobuild.OUT, False), Mount(str(tmp), gobuild.TMP, False),
-              Mount(str(cache), gobuild.CACHE, False)]
-    binaries = []
-    with BuildahSession(runner) as session:
-        for platform in spec.platforms:
-            log.info("compiling %s for %s with %s", pkg.relative, platform, toolchain.version)
-            rel = f"{_slug(platform)}/{name}"
-            argv = gobuild.go_build_argv(pkg.relative, rel, ldflags=spec.ldflags,
-                                         build_tags=spec.build_tags)
-            res = session.run(argv, mounts=mounts, env=gobuild.go_build_env(platform, spec.env),
-                              workdir=gobuild.SRC)
-            if not res.ok:
-                raise _compile_error(platform, res.stderr or res.stdout, pkg)
-            binaries.append(AppBinary(name, out / rel, platform))
-    return binaries
-
-
-def _compile_error(platform: Platform, output: str, pkg: GoPackage) -> CompileError:
-    hint = ""
-    cgo_files = uses_cgo(pkg.directory)
-    if cgo_files:
-        hint = (f"{', '.join(cgo_files)} import \"C\"; leango builds static binaries with CGO_ENABLED=0, "
-                "so use pure-Go code (e.g. -tags netgo,osusergo) instead of cgo")
-    return CompileError(f"go build failed for {platform}:\n{output.strip()}", hint)
-
-
 def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
-    pkg = find_package(spec.source)
-    name = check_binary_name(spec.binary_name or pkg.default_binary_name)
+    sources = locate(spec.sources, spec.cwd or Path.cwd())
     toolchain = find_toolchain(runner, spec.goroot)
+    go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
+    remove_stale(runner)
     (spec.cache_dir / "work").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=spec.cache_dir / "work") as tmp:
         work = Path(tmp)
-        binaries = _compile_all(spec, runner, pkg, toolchain, name, work)
-        for binary in binaries:
-            check_static(binary.path, elf_machine(binary.platform), f"{name} ({binary.platform})")
-        artifact = containerize(binaries, base, work / "layers", user=spec.user)
-        written = write_sinks(output_sinks(spec, progress), artifact, spec.references)
-    refs = tuple(r.with_digest(artifact.digest) for r in spec.references)
-    return BuildResult(artifact, refs, toolchain, tuple(written))
+        compiled = _compile_all(spec, runner, sources, toolchain, go, work)
+        base_layer = build_base_layer(base, work / "layers")
+        builds = []
+        for target, binaries in compiled:
+            for binary in binaries:
+                check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
+            artifact = containerize(binaries, base, work / "layers", user=spec.user, base_layer=base_layer)
+            refs = references_for(spec, target.binary)
+            written = write_sinks(output_sinks(spec, progress, target.binary), artifact, refs)
+            builds.append(ImageBuild(target.binary, target.package.import_path, artifact,
+                                     tuple(r.with_digest(artifact.digest) for r in refs), tuple(written)))
+    return BuildResult(tuple(builds), toolchain)
 
 
-def output_sinks(spec: BuildSpec, progress: Progress | None = None) -> list[Sink]:
-    """The outputs the spec asks for: offline ones first, so they survive a failed push."""
+def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
+    cache = spec.cache_dir / "go"
+    download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
+    paths = Paths(module=sources.module_root, out=work / "out", tmp=work / "tmp",
+                  build_cache=cache / "go-build", mod_cache=cache / "mod", ca_file=download_ca,
+                  netrc=spec.netrc)
+    for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
+        d.mkdir(parents=True, exist_ok=True)
+    return paths
+
+
+def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
+                 work: Path) -> list[tuple[Target, list[AppBinary]]]:
+    """One container session: list the main packages, download modules, compile every target."""
+    paths = _paths(spec, sources, work)
+    vendor = sources.has_vendor
+    with BuildahSession(runner, timeout=spec.timeout) as session:
+        steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
+        found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
+        _check_naming(spec, found)
+        if not spec.offline and not vendor:
+            steps.download()
+        return [(t, [steps.compile(t, platform, ldflags=spec.ldflags, env=spec.env,
+                                   vendor=vendor and spec.offline, offline=spec.offline)
+                     for platform in spec.platforms]) for t in found]
+
+
+def _check_naming(spec: BuildSpec, found: list[Target]) -> None:
+    if len(found) > 1 and spec.references:
+        raise SpecError(f"--tag REF names one image, but {len(found)} main packages were found "
+                        f"({', '.join(t.binary for t in found)})",
+                        "use --repo REPO (or LEANGO_REPO) to name each image REPO/<binary>")
+    if len(found) > 1:
+        for path in (spec.outputs.oci_archive, spec.outputs.tarball):
+            if path is not None and "{binary}" not in str(path):
+                raise SpecError(f"{path} would hold {len(found)} images",
+                                "put {binary} in the file name, e.g. out/{binary}.tar")
+
+
+def references_for(spec: BuildSpec, binary: str) -> tuple[Reference, ...]:
+    if spec.repo:
+        return tuple(parse_reference(f"{spec.repo}/{binary}:{tag}") for tag in spec.tags or ("latest",))
+    return spec.references
+
+
+def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str = "") -> list[Sink]:
+    """The outputs the spec asks for: offline ones first, so they survive a failed push.
+    `{binary}` in a path is the binary's name."""
     sinks: list[Sink] = []
+
+    def named(path: Path) -> Path:
+        return Path(str(path).replace("{binary}", binary))
+
     if spec.outputs.oci_layout:
-        sinks.append(LayoutSink(spec.outputs.oci_layout))
+        sinks.append(LayoutSink(named(spec.outputs.oci_layout)))
     if spec.outputs.oci_archive:
-        sinks.append(OciArchiveSink(spec.outputs.oci_archive, spec.source_date_epoch))
+        sinks.append(OciArchiveSink(named(spec.outputs.oci_archive), spec.source_date_epoch))
     if spec.outputs.tarball:
-        sinks.append(DockerArchiveSink(spec.outputs.tarball, spec.source_date_epoch))
+        sinks.append(DockerArchiveSink(named(spec.outputs.tarball), spec.source_date_epoch))
     if spec.push is not None:
         sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress))
     return sinks

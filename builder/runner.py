@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 log = logging.getLogger(__name__)
+KILL_GRACE = 10.0  # seconds between SIGTERM and SIGKILL when a command outlives its timeout
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,22 @@ class SubprocessRunner:
         log.debug("run: %s", " ".join(argv))
         if env is None:
             env = {k: v for k, v in os.environ.items() if k not in self.SCRUBBED}
-        proc = subprocess.run(list(argv), env=dict(env), cwd=cwd,
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                              errors="replace", timeout=timeout, check=False)
-        return Result(tuple(argv), proc.returncode, proc.stdout, proc.stderr)
+        with subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              errors="replace") as proc:
+            try:
+                stdout, stderr = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                # SIGTERM first: `buildah run` passes it on to the command in the container,
+                # which a SIGKILL of buildah alone would leave running.
+                proc.terminate()
+                try:
+                    proc.communicate(timeout=KILL_GRACE)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.communicate()
+                raise
+            except BaseException:  # an interrupt: stop the child now, as subprocess.run does
+                proc.kill()
+                raise
+        return Result(tuple(argv), proc.returncode, stdout, stderr)

@@ -1,74 +1,123 @@
-"""Locate the Go module and check that the target directory is a main package."""
+"""Where the Go module is, and which package patterns to hand to `go list`.
+
+Nothing here opens a Go file: the go tool, run inside the build container, is
+the authority on packages (golist.py). The host only checks that each path the
+user gives is a directory (never a FIFO or a device, which could hang or
+exhaust a reader), finds the module root (the nearest go.mod, a regular file)
+and turns every SOURCE into a pattern relative to it: a directory, a package
+path (`./cmd/api`) or a pattern (`./cmd/...`, `./...`).
+"""
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import SourceError
 
-_COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.S)
-_PACKAGE = re.compile(r"^\s*package\s+([A-Za-z_]\w*)", re.M)
 _NAME_OK = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+_MAJOR = re.compile(r"v[2-9][0-9]*|v[1-9][0-9]+")
+WILDCARD = "..."
 
 
 @dataclass(frozen=True)
-class GoPackage:
+class ModuleSources:
     module_root: Path
-    directory: Path
+    patterns: tuple[str, ...]  # relative to module_root: ".", "./cmd/api", "./cmd/..."
 
     @property
-    def relative(self) -> str:
-        rel = self.directory.relative_to(self.module_root).as_posix()
-        return "." if rel == "." else f"./{rel}"
-
-    @property
-    def default_binary_name(self) -> str:
-        return self.directory.name
+    def has_vendor(self) -> bool:
+        return _kind(self.module_root / "vendor") == "dir"
 
 
-def package_name(go_file: Path) -> str | None:
-    text = _COMMENTS.sub("", go_file.read_text(errors="replace"))
-    match = _PACKAGE.search(text)
-    return match.group(1) if match else None
+def _kind(path: Path) -> str:
+    """'dir', 'file', 'missing' or a word for anything else — without opening it."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        raise SourceError(f"cannot inspect {path}: {exc.strerror}") from exc
+    if stat.S_ISDIR(mode):
+        return "dir"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a regular file or directory"
 
 
-def find_package(source: Path) -> GoPackage:
-    source = Path(source)
-    if not source.exists():
-        raise SourceError(f"source directory {source} does not exist")
-    if not source.is_dir():
-        raise SourceError(f"{source} is not a directory", "pass the directory of a Go main package")
-    directory = source.resolve()
-    files = sorted(p for p in directory.glob("*.go") if not p.name.endswith("_test.go"))
-    if not files:
-        raise SourceError(f"{source} has no Go files", "pass the directory of a Go main package")
-    names = {name for name in map(package_name, files) if name is not None}
-    if "main" not in names:
-        found = ", ".join(sorted(names)) or "none"
-        raise SourceError(f"{source} is not a main package (package {found})",
-                          "leango builds commands: point it at a directory with `package main`")
+def _split(source: str) -> tuple[str, str]:
+    """'./cmd/...' → ('./cmd', '/...'); '...' → ('.', '/...'); a plain path → (path, '')."""
+    text = source.rstrip("/") or "/"
+    if text == WILDCARD:
+        return ".", "/" + WILDCARD
+    if text.endswith("/" + WILDCARD):
+        return text[: -len(WILDCARD) - 1] or "/", "/" + WILDCARD
+    if WILDCARD in text:
+        raise SourceError(f"unsupported pattern {source!r}",
+                          "use a directory, a package path such as ./cmd/api, or DIR/... for every package below DIR")
+    return text, ""
+
+
+def module_root(directory: Path) -> Path:
     root = directory
-    while not (root / "go.mod").is_file():
+    while True:
+        kind = _kind(root / "go.mod")
+        if kind == "file":
+            return root
+        if kind not in ("missing", "dir"):
+            raise SourceError(f"{root / 'go.mod'} is {kind}, not a file")
         if root.parent == root:
-            raise SourceError(f"no go.mod found in {source} or any parent",
-                              "run `go mod init` in the module root")
+            raise SourceError(f"no go.mod found in {directory} or any parent", "run `go mod init` in the module root")
         root = root.parent
-    return GoPackage(root, directory)
+
+
+def locate(sources: tuple[str, ...], cwd: Path) -> ModuleSources:
+    """Resolve the user's SOURCE arguments (relative to cwd) to one module and its patterns."""
+    if not sources:
+        sources = (".",)
+    resolved: list[tuple[Path, str]] = []
+    for source in sources:
+        base, suffix = _split(source)
+        directory = Path(base) if Path(base).is_absolute() else cwd / base
+        kind = _kind(directory)
+        if kind == "missing":
+            raise SourceError(f"source {source} does not exist")
+        if kind != "dir":
+            what = "a file" if kind == "file" else kind
+            raise SourceError(f"source {source} is {what}, not a directory",
+                              "pass the directory of a Go main package, or a pattern such as ./cmd/...")
+        resolved.append((directory.resolve(), suffix))
+    roots = {module_root(d) for d, _ in resolved}
+    if len(roots) > 1:
+        raise SourceError("the sources belong to different Go modules: " + ", ".join(sorted(map(str, roots))),
+                          "build each module with its own leango command")
+    root = roots.pop()
+    patterns = []
+    for directory, suffix in resolved:
+        rel = directory.relative_to(root).as_posix()
+        patterns.append(("." if rel == "." else f"./{rel}") + suffix)
+    return ModuleSources(root, tuple(dict.fromkeys(patterns)))
+
+
+def binary_name(import_path: str) -> str:
+    """As `go build` names a binary: the last element of the import path, skipping a /vN
+    major-version suffix (cmd/go: "the last element ... not ending in /vN")."""
+    parts = [p for p in import_path.split("/") if p]
+    if len(parts) > 1 and _MAJOR.fullmatch(parts[-1]):
+        parts.pop()
+    return parts[-1] if parts else ""
 
 
 def check_binary_name(name: str) -> str:
     if not _NAME_OK.fullmatch(name) or len(name) > 100:
         raise SourceError(f"invalid binary name {name!r}", "use letters, digits, '.', '_' and '-'")
     return name
-
-
-def uses_cgo(directory: Path) -> list[str]:
-    """Names of non-test Go files in directory that import "C"."""
-    hits = []
-    for path in sorted(directory.glob("*.go")):
-        text = _COMMENTS.sub("", path.read_text(errors="replace"))
-        if re.search(r'^\s*import\s+(?:\(\s*)?"C"', text, re.M) and not path.name.endswith("_test.go"):
-            hits.append(path.name)
-    return hits

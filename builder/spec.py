@@ -6,15 +6,28 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..oci import Platform, Reference
+from ..oci import OciError, Platform, Reference, parse_reference
 from ..oci.layer import COMPRESSIONS
 from ..oci.registry.credentials import CredentialSources
 from ..oci.registry.transport import RegistryOptions
 from .errors import SpecError
+from .gobuild import CONTROLLED
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USER = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?")
 _BUILD_TAG = re.compile(r"[A-Za-z0-9_.]+")
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def check_repo(repo: str) -> str:
+    """A repository prefix such as registry.example.com/team (no tag, no digest)."""
+    try:
+        ref = parse_reference(f"{repo}/image")
+    except OciError as exc:
+        raise SpecError(f"invalid --repo {repo!r}: {exc}") from exc
+    if ref.name != f"{repo}/image" and ref.name != f"docker.io/{repo}/image":
+        raise SpecError(f"invalid --repo {repo!r}", "give a repository such as registry.example.com/team")
+    return repo
 
 
 @dataclass(frozen=True)
@@ -38,10 +51,21 @@ class PushOptions:
 
 @dataclass(frozen=True)
 class BuildSpec:
-    source: Path
+    """One build: SOURCE patterns of one Go module → one image (or index) per main package.
+
+    Naming: `references` name a single image; `repo` names every image REPO/<binary>
+    with each of `tags` (default "latest"), as ko's KO_DOCKER_REPO does. `go_environ`
+    is the caller's environment, from which the Go settings are read (GOPROXY…);
+    `download_ca` is the trust for module downloads (default: the system bundle) and
+    `netrc` the credentials file for private modules, both mounted read-only for the
+    download step only.
+    """
+    sources: tuple[str, ...]
     cache_dir: Path
     platforms: tuple[Platform, ...]
     references: tuple[Reference, ...] = ()
+    repo: str = ""
+    tags: tuple[str, ...] = ()
     outputs: Outputs = field(default_factory=Outputs)
     binary_name: str = ""
     ldflags: str = ""
@@ -54,10 +78,28 @@ class BuildSpec:
     user: str = "65532:65532"
     source_date_epoch: int = 0
     push: PushOptions | None = None
+    offline: bool = False
+    timeout: float | None = None
+    go_environ: tuple[tuple[str, str], ...] = ()
+    download_ca: Path | None = None
+    netrc: Path | None = None
+    cwd: Path | None = None
 
     def __post_init__(self) -> None:
-        if self.push is not None and not self.references:
-            raise SpecError("--push needs at least one --tag naming where to push")
+        if isinstance(self.sources, str | Path):
+            object.__setattr__(self, "sources", (str(self.sources),))
+        if self.push is not None and not (self.references or self.repo):
+            raise SpecError("--push needs --tag REF naming where to push, or --repo")
+        if self.repo and self.references:
+            raise SpecError("--repo names images REPO/<binary>: give --tag as plain tags (v1.2.3), "
+                            "not full references")
+        if self.repo:
+            check_repo(self.repo)
+        for tag in self.tags:
+            if not _TAG.fullmatch(tag):
+                raise SpecError(f"invalid tag {tag!r}", "at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
+        if self.timeout is not None and self.timeout <= 0:
+            raise SpecError("--timeout must be a positive number of seconds")
         if not self.platforms:
             raise SpecError("at least one platform is required")
         if len(set(self.platforms)) != len(self.platforms):
@@ -71,6 +113,8 @@ class BuildSpec:
         for key, _ in self.env:
             if not _ENV_KEY.fullmatch(key):
                 raise SpecError(f"invalid environment variable name {key!r}")
+            if key in CONTROLLED:
+                raise SpecError(f"--env {key} is not allowed: leango sets it ({CONTROLLED[key]})")
         for tag in self.build_tags:
             if not _BUILD_TAG.fullmatch(tag):
                 raise SpecError(f"invalid build tag {tag!r}")

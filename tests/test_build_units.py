@@ -8,7 +8,7 @@ import pytest
 from leango.builder.errors import SourceError, SpecError
 from leango.builder.pipeline import ca_bundle
 from leango.builder.platform import host_platform
-from leango.builder.source import find_package, uses_cgo
+from leango.builder.source import binary_name, locate
 from leango.builder.spec import BuildSpec, parse_env, parse_epoch
 from support.paths import FIXTURES
 
@@ -16,7 +16,7 @@ PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"
 
 
 def _spec(tmp_path, **kw):
-    return BuildSpec(source=FIXTURES / "hello-world", cache_dir=tmp_path, platforms=(host_platform(),), **kw)
+    return BuildSpec(sources=(str(FIXTURES / "hello-world"),), cache_dir=tmp_path, platforms=(host_platform(),), **kw)
 
 
 def test_ca_bundle_default_append_replace(tmp_path):
@@ -40,9 +40,17 @@ def test_ca_bundle_errors(tmp_path):
     ({"env": (("1BAD", "x"),)}, "invalid environment"),
     ({"build_tags": ("a b",)}, "invalid build tag"),
     ({"source_date_epoch": -5}, "SOURCE_DATE_EPOCH"),
+    ({"env": (("GOFLAGS", "-toolexec=/x"),)}, "--env GOFLAGS is not allowed"),
+    ({"env": (("CGO_ENABLED", "1"),)}, "--env CGO_ENABLED is not allowed"),
+    ({"env": (("PATH", "/evil"),)}, "--env PATH is not allowed"),
+    ({"env": (("GOPROXY", "https://x"),)}, "go env -w"),
+    ({"repo": "Bad Repo"}, "invalid --repo"),
+    ({"repo": "r.io/team:v1"}, "invalid --repo"),
+    ({"repo": "r.io/team", "tags": ("bad/tag",)}, "invalid tag"),
+    ({"timeout": 0}, "--timeout"),
 ])
 def test_spec_validation(tmp_path, kw, match):
-    base = dict(source=FIXTURES / "hello-world", cache_dir=tmp_path, platforms=(host_platform(),))
+    base = dict(sources=(str(FIXTURES / "hello-world"),), cache_dir=tmp_path, platforms=(host_platform(),))
     with pytest.raises(SpecError, match=match):
         BuildSpec(**(base | kw))
 
@@ -55,30 +63,61 @@ def test_parse_helpers():
             parse_epoch(bad)
 
 
-def test_find_package_in_a_module_subdirectory():
-    pkg = find_package(FIXTURES / "nested" / "cmd" / "greeter")
-    assert pkg.module_root == (FIXTURES / "nested").resolve()
-    assert pkg.relative == "./cmd/greeter" and pkg.default_binary_name == "greeter"
+@pytest.mark.parametrize("sources,patterns", [
+    (("cmd/greeter",), ("./cmd/greeter",)),
+    ((".",), (".",)),
+    (("cmd/...",), ("./cmd/...",)),
+    (("./...",), ("./...",)),
+    (("...",), ("./...",)),
+    (("cmd/greeter/", "cmd/greeter", "internal"), ("./cmd/greeter", "./internal")),
+])
+def test_locate_patterns_relative_to_the_module(sources, patterns):
+    found = locate(sources, FIXTURES / "nested")
+    assert found.module_root == (FIXTURES / "nested").resolve() and found.patterns == patterns
 
 
-def test_find_package_errors(tmp_path):
-    (tmp_path / "empty").mkdir()
-    with pytest.raises(SourceError, match="has no Go files"):
-        find_package(tmp_path / "empty")
+def test_locate_from_inside_a_package_directory():
+    found = locate((".",), FIXTURES / "nested" / "cmd" / "greeter")
+    assert found.patterns == ("./cmd/greeter",)
+    assert locate((str(FIXTURES / "nested" / "cmd" / "..."),), Path("/")).patterns == ("./cmd/...",)
+
+
+def test_locate_errors(tmp_path):
+    with pytest.raises(SourceError, match="does not exist"):
+        locate(("missing",), tmp_path)
     (tmp_path / "nomod").mkdir()
-    (tmp_path / "nomod" / "main.go").write_text("// x\npackage main\nfunc main() {}\n")
     with pytest.raises(SourceError, match="no go.mod"):
-        find_package(tmp_path / "nomod")
-    # A commented-out package clause does not count.
-    (tmp_path / "lib").mkdir()
-    (tmp_path / "lib" / "a.go").write_text("/* package main */\npackage lib\n")
-    with pytest.raises(SourceError, match=r"package lib"):
-        find_package(tmp_path / "lib")
+        locate(("nomod",), tmp_path)
+    with pytest.raises(SourceError, match="is a file, not a directory"):
+        locate((str(FIXTURES / "hello-world" / "main.go"),), tmp_path)
+    with pytest.raises(SourceError, match="different Go modules"):
+        locate((str(FIXTURES / "hello-world"), str(FIXTURES / "nested")), tmp_path)
+    with pytest.raises(SourceError, match="unsupported pattern"):
+        locate(("cmd/...x",), FIXTURES / "nested")
 
 
-def test_uses_cgo():
-    assert uses_cgo(FIXTURES / "cgo-hello") == ["main.go"]
-    assert uses_cgo(FIXTURES / "hello-world") == []
+def test_locate_never_opens_a_fifo_or_a_device(tmp_path):
+    """A FIFO among the sources would hang a reader; /dev/zero would exhaust it: only stat is used."""
+    import os
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(SourceError, match="named pipe"):
+        locate(("pipe",), tmp_path)
+    with pytest.raises(SourceError, match="device"):
+        locate(("/dev/zero",), tmp_path)
+    mod = tmp_path / "m"
+    mod.mkdir()
+    os.mkfifo(mod / "go.mod")
+    with pytest.raises(SourceError, match="named pipe"):
+        locate(("m",), tmp_path)
+
+
+@pytest.mark.parametrize("path,name", [
+    ("example.com/app", "app"), ("example.com/app/cmd/api", "api"), ("example.com/app/v2", "app"),
+    ("example.com/app/v10", "app"), ("example.com/app/v1", "v1"), ("example.com/app/v0", "v0"),
+    ("example.com/app/v2x", "v2x"), ("example.com/app/v05", "v05"), ("hello", "hello"), ("v2", "v2"),
+])
+def test_binary_name_follows_go_build(path, name):
+    assert binary_name(path) == name
 
 
 def test_no_toolchain_says_how_to_install(monkeypatch, tmp_path):
@@ -156,3 +195,63 @@ def test_buildah_run_retries_only_its_own_memfd_flake(answers, runs, ok):
     with BuildahSession(runner) as session:
         assert session.run(["/bin/true"]).ok is ok
     assert runner.runs == runs
+
+
+def test_spec_refuses_full_references_with_repo(tmp_path):
+    from leango.oci import parse_reference
+    with pytest.raises(SpecError, match="plain tags"):
+        _spec(tmp_path, repo="r.io/team", references=(parse_reference("r.io/team/app:v1"),))
+
+
+def test_env_may_set_what_leango_does_not_control(tmp_path):
+    assert _spec(tmp_path, env=(("GOEXPERIMENT", "loopvar"), ("GODEBUG", "x=1"))).env[0] == ("GOEXPERIMENT", "loopvar")
+
+
+@pytest.mark.parametrize("goflags,ok", [
+    ("", True), ("-buildvcs=false", True), ("-mod=mod -tags=netgo", True), ("-trimpath", True),
+    ("-toolexec=/usr/bin/evil", False), ("-overlay=/tmp/o.json", False), ("-buildvcs", False),
+    ("-buildvcs=true", False), ("--buildvcs=auto", False), ("-trimpath=false", False),
+])
+def test_goflags_that_undo_guarantees_are_refused(goflags, ok):
+    from leango.builder.goenv import check_goflags
+    if ok:
+        assert check_goflags(goflags) == goflags
+    else:
+        with pytest.raises(SpecError, match="is not allowed"):
+            check_goflags(goflags)
+
+
+def test_go_env_is_read_by_the_toolchain_with_the_callers_settings(goroot, tmp_path):
+    """GOPROXY from the environment wins; GONOSUMDB from the user's `go env -w` file is found;
+    unset ones get Go's defaults; proxies pass through in either case."""
+    from leango.builder.goenv import read_go_env
+    from leango.builder.runner import SubprocessRunner
+    from leango.builder.toolchain import find_toolchain
+    config = tmp_path / "config"
+    (config / "go").mkdir(parents=True)
+    (config / "go" / "env").write_text("GONOSUMDB=corp.example.com\nGOPROXY=https://ignored.example\n")
+    environ = {"HOME": str(tmp_path), "XDG_CONFIG_HOME": str(config), "GOPROXY": "https://mirror.example",
+               "no_proxy": "localhost", "HTTPS_PROXY": "http://proxy:3128", "UNRELATED": "x"}
+    env = read_go_env(SubprocessRunner(), find_toolchain(SubprocessRunner(), goroot), environ)
+    assert env.get("GOPROXY") == "https://mirror.example"
+    assert env.get("GONOSUMDB") == "corp.example.com"
+    assert env.get("GOSUMDB") == "sum.golang.org"
+    assert dict(env.proxies) == {"no_proxy": "localhost", "HTTPS_PROXY": "http://proxy:3128"}
+    (config / "go" / "env").write_text("GOFLAGS=-toolexec=/bin/true\n")
+    with pytest.raises(SpecError, match="toolexec"):
+        read_go_env(SubprocessRunner(), find_toolchain(SubprocessRunner(), goroot), environ)
+
+
+def test_stale_container_names():
+    import os
+
+    from leango.builder.containers import container_name, is_stale, start_time
+    mine = container_name()
+    assert mine.startswith(f"leango-{os.getpid()}-{start_time(os.getpid())}-") and not is_stale(mine)
+    gone = container_name(pid=99999999)
+    assert is_stale(gone)
+    # a recycled pid: same number, another start time
+    assert is_stale(f"leango-{os.getpid()}-1-0123abcd")
+    assert is_stale("leango-99999999-0123abcd") and not is_stale(f"leango-{os.getpid()}-0123abcd")
+    for other in ("mybuild", "leango", "leango-abc-def", "working-container", "leango-1-2-xyz"):
+        assert not is_stale(other)

@@ -117,12 +117,12 @@ class Transport:
             raise RegistryError(f"cannot reach {self.host}: {reason(exc)}") from exc
         except requests.exceptions.ConnectionError as exc:
             if not may_fall_back:
-                raise RegistryError(f"cannot connect to {self.host}: {reason(exc)}", transient=False) from exc
+                raise _connect_error(self.host, exc) from exc
         log.debug("%s does not speak TLS; using plain http (loopback or --insecure-registry)", self.host)
         try:
             return self._probe_at(f"http://{self.host}")
         except requests.exceptions.RequestException as exc:
-            raise RegistryError(f"cannot connect to {self.host}: {reason(exc)}", transient=False) from exc
+            raise _connect_error(self.host, exc) from exc
 
     def _probe_at(self, base: str) -> tuple[str, requests.Response]:
         resp = self._send("GET", f"{base}/v2/", {}, None)
@@ -208,3 +208,10 @@ class Transport:
     def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...], cred: Credential) -> str:
         return fetch_token(self.session, challenge, scopes, cred,
                            timeout=(self.options.connect_timeout, self.options.read_timeout))
+
+
+def _connect_error(host: str, exc: requests.exceptions.RequestException) -> RegistryError:
+    """Nothing listening (refused, unknown name) is final; a reset or a timeout may pass."""
+    text = str(exc).lower()
+    final = "refused" in text or "name or service not known" in text or "nodename nor servname" in text
+    return RegistryError(f"cannot connect to {host}: {reason(exc)}", transient=not final)

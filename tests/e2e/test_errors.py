@@ -23,7 +23,7 @@ def _one_line(message):
 
 @pytest.mark.parametrize("args,expected", [
     (["/nonexistent/dir"], "does not exist"),
-    ([FIXTURES / "hello-world" / "main.go"], "is not a directory"),
+    ([FIXTURES / "hello-world" / "main.go"], "is a file, not a directory"),
     ([FIXTURES / "not-main"], "is not a main package (package greet)"),
     ([FIXTURES / "hello-world", "--platform", "linux/sparc"], "unsupported platform 'linux/sparc'"),
     ([FIXTURES / "hello-world", "--platform", "windows/amd64"], "supported: linux/amd64"),

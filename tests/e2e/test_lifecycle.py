@@ -68,7 +68,7 @@ class SwapBinaryRunner(SubprocessRunner):
 
 
 def test_dynamic_binary_is_refused(tmp_path):
-    spec = BuildSpec(source=FIXTURES / "hello-world", cache_dir=tmp_path / "c",
+    spec = BuildSpec(sources=(str(FIXTURES / "hello-world"),), cache_dir=tmp_path / "c",
                      platforms=(host_platform(),), outputs=Outputs(oci_layout=tmp_path / "l"))
     before = buildah_state()
     with pytest.raises(NotStaticError) as err:

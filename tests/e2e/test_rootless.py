@@ -54,10 +54,11 @@ def user() -> pwd.struct_passwd:
 
 @pytest.fixture(scope="module")
 def workdir(user, tmp_path_factory):
-    """A copy of the fixtures owned by the user, in a place it can reach; leango is the installed wheel."""
+    """A copy of hello-world under another directory name, owned by the user, in a place it can reach;
+    leango is the installed wheel."""
     base = Path(user.pw_dir) / f"leango-test-{os.getpid()}"
     shutil.rmtree(base, ignore_errors=True)
-    shutil.copytree(FIXTURES, base / "src" / "fixtures")
+    shutil.copytree(FIXTURES / "hello-world", base / "src" / "checkout")
     for path in [base, *base.rglob("*")]:
         os.lchown(path, user.pw_uid, user.pw_gid)
     yield base
@@ -81,7 +82,7 @@ def test_rootless_build_push_and_run(user, workdir, hello, registry):
         f"/usr/bin/python3 in a world-readable place (scripts/setup does)\n{probe.stderr}")
     archive = workdir / "out" / "hello.oci.tar"
     pushed_ref = f"{registry.host}/rootless/hello:v1"
-    proc = as_user(user, [*leango_argv(), "build", "src/fixtures/hello-world",
+    proc = as_user(user, [*leango_argv(), "build", "src/checkout",
                           "--tag", pushed_ref, "--push",
                           "--oci-archive", str(archive), "--json"], workdir)
     assert proc.returncode == 0, proc.stderr

@@ -42,7 +42,7 @@ def test_build_push_pull_run(registry, tmp_path, cache_dir):
 
 def test_push_requires_a_tag(tmp_path):
     proc = leango("build", FIXTURES / "hello-world", "--push", "--cache-dir", tmp_path, check=False)
-    assert proc.returncode == 2 and "--push needs at least one --tag" in proc.stderr
+    assert proc.returncode == 2 and "--push needs --tag REF naming where to push, or --repo" in proc.stderr
 
 
 def test_mount_from_another_repository(registry, make_image, do_push):

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import http.server
+import ssl
 import threading
 from collections.abc import Callable
 
 
-def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None]) -> http.server.ThreadingHTTPServer:
-    """Start serving on 127.0.0.1 (a free port) in a daemon thread; stop with
-    server.shutdown() and server.server_close()."""
+def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None],
+          tls: ssl.SSLContext | None = None) -> http.server.ThreadingHTTPServer:
+    """Start serving on 127.0.0.1 (a free port; HTTPS with a server context) in a daemon thread;
+    stop with server.shutdown() and server.server_close()."""
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -24,5 +26,7 @@ def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None]) -> htt
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server

@@ -1,0 +1,92 @@
+"""Names for leango's working containers, and removal of those whose leango process is gone.
+
+A CI job killed with SIGKILL cannot run its `finally`: its container stays. Each
+container is named `leango-<pid>-<process start time>-<random>`; the next run
+(or `leango prune`) removes the containers whose process no longer exists, and
+never touches one whose name leango did not make. The start time guards
+against a recycled pid.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import secrets
+import shutil
+from pathlib import Path
+
+from .runner import Runner
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"leango-(\d+)-(\d+)-[0-9a-f]{8}")
+_OLD_NAME = re.compile(r"leango-(\d+)-[0-9a-f]{8}")  # leango 0.1 named containers without a start time
+
+
+def start_time(pid: int) -> int | None:
+    """The process's start time in clock ticks since boot (proc(5) stat field 22), or None."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()
+    try:
+        return int(fields[19])
+    except (IndexError, ValueError):
+        return None
+
+
+def container_name(pid: int | None = None) -> str:
+    pid = os.getpid() if pid is None else pid
+    return f"leango-{pid}-{start_time(pid) or 0}-{secrets.token_hex(4)}"
+
+
+def is_stale(name: str) -> bool:
+    """True for a leango container whose process is gone; False for any other name."""
+    if match := _NAME.fullmatch(name):
+        pid, started = int(match.group(1)), int(match.group(2))
+        return start_time(pid) != started
+    if match := _OLD_NAME.fullmatch(name):
+        return start_time(int(match.group(1))) is None
+    return False
+
+
+def remove_stale(runner: Runner, env: dict[str, str] | None = None) -> list[str]:
+    """Remove leango's containers left by killed runs; return their names. Failures only log."""
+    try:
+        res = runner.run(["buildah", "containers", "--all", "--format", "{{.ContainerName}}"], env=env)
+    except FileNotFoundError:
+        return []
+    if not res.ok:
+        log.debug("cannot list buildah containers: %s", res.stderr.strip())
+        return []
+    removed = []
+    for name in res.stdout.split():
+        if is_stale(name):
+            rm = runner.run(["buildah", "rm", name], env=env)
+            if rm.ok:
+                removed.append(name)
+                log.info("removed %s, left by a leango run that was killed", name)
+            else:
+                log.warning("could not remove stale container %s: %s", name, rm.stderr.strip())
+    return removed
+
+
+def empty_caches(cache_dir: Path) -> list[Path]:
+    """Remove leango's caches under cache_dir (Go build and module caches, work files).
+
+    The module cache is read-only by design (as `go clean -modcache` knows): directories
+    are made writable on the way. Only leango's own entries are touched."""
+    removed = []
+    for name in ("go", "work"):
+        path = cache_dir / name
+        if path.is_symlink() or not path.exists():
+            continue
+        for root, dirs, _files in os.walk(path):
+            for d in dirs:
+                full = Path(root) / d
+                if not full.is_symlink():
+                    full.chmod(0o755)
+        shutil.rmtree(path)
+        removed.append(path)
+    return removed

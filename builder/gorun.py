@@ -1,0 +1,201 @@
+"""The go steps in one throwaway container: list the packages, download modules, compile.
+
+Mounts are per step: the module source and the toolchain are always read-only;
+the module cache is writable only while downloading, and read-only while
+compiling with the network off; the CA bundle and .netrc are mounted for the
+download step alone, so they never reach a cache, a binary or an image.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..oci import Platform
+from . import gobuild
+from .buildah import BuildahSession, Mount
+from .containerize import AppBinary
+from .errors import CompileError, DownloadError, SourceError, SpecError
+from .goenv import GoEnv
+from .runner import Result
+from .source import ModuleSources, binary_name, check_binary_name
+from .toolchain import Toolchain
+
+log = logging.getLogger(__name__)
+# buildah's own closing lines after a failed command: noise for the user.
+_BUILDAH_NOISE = re.compile(r"^(subprocess exited with status \d+|Error: exit status \d+|"
+                            r"error running container: .*exit status \d+.*)$")
+
+
+@dataclass(frozen=True)
+class GoPackage:
+    import_path: str
+    name: str  # the Go package name
+    dir: str  # inside the container, under gobuild.SRC
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    package: GoPackage
+    binary: str
+
+
+@dataclass(frozen=True)
+class Paths:
+    """Host directories mounted into the container."""
+    module: Path
+    out: Path
+    tmp: Path
+    build_cache: Path
+    mod_cache: Path
+    ca_file: Path
+    netrc: Path | None = None
+
+    def mounts(self, toolchain: Toolchain, step: str) -> list[Mount]:
+        mounts = [Mount(str(toolchain.goroot), gobuild.GOROOT), Mount(str(self.module), gobuild.SRC),
+                  Mount(str(self.tmp), gobuild.TMP, False),
+                  Mount(str(self.build_cache), f"{gobuild.CACHE}/go-build", False),
+                  Mount(str(self.mod_cache), f"{gobuild.CACHE}/mod", readonly=step != "download")]
+        if step == "download":
+            mounts.append(Mount(str(self.ca_file), gobuild.CA_FILE))
+            if self.netrc is not None:
+                mounts.append(Mount(str(self.netrc), gobuild.NETRC))
+        if step == "build":
+            mounts.append(Mount(str(self.out), gobuild.OUT, False))
+        return mounts
+
+
+def clean_output(text: str) -> str:
+    return "\n".join(l for l in text.strip().splitlines() if not _BUILDAH_NOISE.match(l.strip())).strip()
+
+
+def parse_list(stdout: str) -> list[GoPackage]:
+    """`go list -json` prints a stream of JSON objects."""
+    decoder, pos, out = json.JSONDecoder(), 0, []
+    text = stdout.strip()
+    while pos < len(text):
+        obj, end = decoder.raw_decode(text, pos)
+        err = (obj.get("Error") or {}).get("Err", "")
+        out.append(GoPackage(obj.get("ImportPath", ""), obj.get("Name", ""), obj.get("Dir", ""), err))
+        pos = end
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+    return out
+
+
+class GoSteps:
+    def __init__(self, session: BuildahSession, toolchain: Toolchain, go: GoEnv, paths: Paths,
+                 build_tags: tuple[str, ...] = ()):
+        self.session, self.toolchain, self.go, self.paths = session, toolchain, go, paths
+        self.build_tags = build_tags
+
+    def _run(self, step: str, argv: list[str], env: dict[str, str]) -> Result:
+        return self.session.run(argv, mounts=self.paths.mounts(self.toolchain, step), env=env,
+                                workdir=gobuild.SRC)
+
+    def main_packages(self, sources: ModuleSources, platform: Platform) -> list[GoPackage]:
+        """The main packages the patterns name; a named non-main package or an empty match is an error."""
+        res = self._run("list", gobuild.list_argv(sources.patterns, self.build_tags),
+                        gobuild.list_env(self.go, platform))
+        if not res.ok and not res.stdout.strip():
+            raise SourceError(f"go list failed: {clean_output(res.stderr)}")
+        explicit = {f"{gobuild.SRC}/{p[2:]}".rstrip("/.") if p != "." else gobuild.SRC
+                    for p in sources.patterns if not p.endswith("...")}
+        found = []
+        for pkg in parse_list(res.stdout):
+            if pkg.error and not pkg.name:
+                raise SourceError(f"{pkg.import_path}: {_inside(pkg.error)}")
+            if pkg.error and "build constraints exclude all Go files" in pkg.error:
+                raise self.cgo_error(pkg, platform, f"no Go files to build in {pkg.import_path}")
+            if pkg.name == "main":
+                found.append(pkg)
+            elif pkg.dir in explicit:
+                raise SourceError(f"{pkg.import_path} is not a main package (package {pkg.name})",
+                                  "leango builds commands: name a directory with `package main`, or a pattern "
+                                  "such as ./cmd/...")
+        if not found:
+            raise SourceError(f"{' '.join(sources.patterns)} matches no main package in {sources.module_root}",
+                              "leango builds commands (package main)")
+        return found
+
+    def cgo_error(self, pkg: GoPackage, platform: Platform, message: str) -> CompileError:
+        res = self._run("list", gobuild.cgo_files_argv(pkg.import_path, self.build_tags),
+                        gobuild.list_env(self.go, platform, cgo=True))
+        files = res.stdout.split() if res.ok else []
+        hint = ""
+        if files:
+            hint = (f"{', '.join(files)} import \"C\"; leango builds static binaries with CGO_ENABLED=0, "
+                    "so use pure-Go code (e.g. -tags netgo,osusergo) instead of cgo")
+        return CompileError(message, hint)
+
+    def download(self) -> None:
+        """`go mod download`: the modules the main module requires, through the caller's GOPROXY."""
+        log.info("downloading modules (GOPROXY=%s)", self.go.get("GOPROXY") or "off")
+        res = self._run("download", gobuild.download_argv(),
+                        gobuild.download_env(self.go, netrc=self.paths.netrc is not None))
+        if not res.ok:
+            raise DownloadError(f"downloading modules failed: {_first_go_error(res.stderr or res.stdout)}",
+                                "check GOPROXY, the network and, for private modules, GOPRIVATE/GONOSUMDB "
+                                "and your .netrc")
+
+    def compile(self, target: Target, platform: Platform, *, ldflags: str, env: tuple[tuple[str, str], ...],
+                vendor: bool, offline: bool) -> AppBinary:
+        rel = f"{str(platform).replace('/', '-')}/{target.binary}"
+        log.info("compiling %s for %s with %s", target.package.import_path, platform, self.toolchain.version)
+        argv = gobuild.build_argv(target.package.import_path, rel, ldflags=ldflags, build_tags=self.build_tags,
+                                  vendor=vendor)
+        res = self._run("build", argv, gobuild.build_env(self.go, platform, env))
+        if not res.ok:
+            output = clean_output(res.stderr or res.stdout)
+            missing = _missing_module(output)
+            if missing:
+                raise DownloadError(
+                    f"module {missing} is not in the module cache" + (" (--offline)" if offline else ""),
+                    "run once without --offline to download it" if offline else "")
+            raise self.cgo_error(target.package, platform, f"go build failed for {platform}:\n{output}")
+        return AppBinary(target.binary, self.paths.out / rel, platform)
+
+
+def targets(packages: list[GoPackage], binary_override: str = "") -> list[Target]:
+    if binary_override and len(packages) > 1:
+        raise SpecError("--binary-name names one binary; the sources hold several main packages: "
+                        + ", ".join(p.import_path for p in packages))
+    out = [Target(p, check_binary_name(binary_override or binary_name(p.import_path))) for p in packages]
+    seen: dict[str, str] = {}
+    for t in out:
+        if t.binary in seen:
+            raise SourceError(f"{seen[t.binary]} and {t.package.import_path} would both be named {t.binary}",
+                              "build them separately with --binary-name")
+        seen[t.binary] = t.package.import_path
+    return out
+
+
+def _inside(message: str) -> str:
+    """go's messages name container paths: show them relative to the module."""
+    return message.replace(f"{gobuild.SRC}/", "").replace(gobuild.SRC, ".")
+
+
+def _first_go_error(output: str) -> str:
+    lines = [l for l in clean_output(output).splitlines() if l.strip()]
+    chosen = next((l for l in lines if l.startswith("go: ")), lines[0] if lines else "(no output)")
+    return chosen.removeprefix("go: ")
+
+
+# With the network off, a module missing from the cache shows as a lookup refused by
+# GOPROXY=off, or as an attempt to download it into the read-only cache.
+_MISSING = re.compile(r"(\S+@v\S+?):?\s+module lookup disabled by GOPROXY=off|"
+                      r"module (\S+): .*module lookup disabled by GOPROXY=off|"
+                      r"go: downloading (\S+) (v\S+)")
+
+
+def _missing_module(output: str) -> str:
+    match = _MISSING.search(output)
+    if not match:
+        return ""
+    if match.group(3):
+        return f"{match.group(3)}@{match.group(4)}"
+    return match.group(1) or match.group(2)
