@@ -163,3 +163,15 @@ def test_public_program_with_real_dependencies_through_the_go_module_proxy(tmp_p
     leango("build", FIXTURES / "uuid-app", "--cache-dir", cache_dir, "--oci-archive", archive, env=env)
     ran = Buildah(tmp_path / "b").run_image(f"oci-archive:{archive}", "/uuid-app")
     assert ran.stdout == "uuid 6a959d19-5f99-5f74-bc88-4e4a64b53b4f version VERSION_5\n"
+
+
+def test_concurrent_runs_share_a_cold_module_cache(app, proxy, trust, tmp_path):
+    """Two leango runs filling one module cache at once (the go command locks it): both build."""
+    from support.cli import leango_argv
+    env = {**os.environ, **_env(proxy.url, tmp_path, trust, _netrc(tmp_path, proxy.url))}
+    procs = [subprocess.Popen([*leango_argv(), "build", str(app), "-q", "--cache-dir", str(tmp_path / "shared"),
+                               "--oci-layout", str(tmp_path / f"l{i}")], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for i in range(2)]
+    results = [p.communicate(timeout=600) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], results
+    assert results[0][0] == results[1][0] and results[0][0].startswith("sha256:")

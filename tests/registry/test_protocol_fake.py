@@ -267,3 +267,31 @@ def test_mount_token_asks_for_pull_on_the_source(fake, make_image):
     Pusher(transport, "target/app", mount_from=("source/app",)).push(img, ("v1",))
     scopes = [r.query.get("scope") for r in f.token_requests]
     assert ["repository:target/app:pull,push", "repository:source/app:pull"] in scopes
+
+
+def test_an_injected_session_carries_every_request_and_close_releases_it(fake, make_image):
+    """The transport's seam: a caller's requests.Session (here one that counts) is used as is."""
+    import requests
+
+    class Counting(requests.Session):
+        def __init__(self):
+            super().__init__()
+            self.sent, self.closed = [], False
+
+        def request(self, method, url, **kw):
+            self.sent.append((method, url))
+            return super().request(method, url, **kw)
+
+        def close(self):
+            self.closed = True
+            super().close()
+
+    f = fake()
+    session = Counting()
+    transport = Transport(f.host, Credential(), RegistryOptions(retry=instant_retry(2)), session=session)
+    Pusher(transport, "team/app").push(make_image(), ("v1",))
+    transport.close()
+    # every request the fake saw came through the session (plus the https probe it could not answer)
+    assert session.sent[0] == ("GET", f"https://{f.host}/v2/")
+    assert session.closed and len(session.sent[1:]) == len(f.calls) > 0
+    assert session.headers["User-Agent"].startswith("leango/")
