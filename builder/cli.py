@@ -18,6 +18,7 @@ from .._version import __version__
 from ..oci import OciError, parse_reference
 from ..oci.registry.credentials import CredentialSources
 from ..oci.registry.httputil import QUERY
+from ..oci.registry.proxy import ProxyConfig
 from ..oci.registry.transport import RegistryOptions
 from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
@@ -173,13 +174,10 @@ def _credential_sources() -> CredentialSources:
 
 
 def _registry_options(insecure, registry_ca) -> RegistryOptions:
-    proxies = tuple((key, os.environ[var]) for key, var in
-                    (("https", "HTTPS_PROXY"), ("http", "HTTP_PROXY"), ("no_proxy", "NO_PROXY"))
-                    if os.environ.get(var))
     # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
     system_ca = Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None
-    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, proxies=proxies,
-                           system_ca=system_ca)
+    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, system_ca=system_ca,
+                           proxy=ProxyConfig.from_environ(os.environ))
 
 
 def _netrc() -> Path | None:

@@ -10,16 +10,15 @@ that would downgrade to http or point at a metadata address.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import logging
 import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from ..errors import RegistryError
 from .credentials import Credential
+from .guard import check_redirect_target
 
 log = logging.getLogger(__name__)
 _PARAM = re.compile(r'\s*([A-Za-z][A-Za-z0-9_-]*)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))\s*,?')
@@ -59,27 +58,6 @@ def parse_challenges(header: str) -> list[Challenge]:
 def basic_header(cred: Credential) -> str:
     raw = f"{cred.username}:{cred.password}".encode()
     return "Basic " + base64.b64encode(raw).decode()
-
-
-def _is_sensitive_ip(host: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return False
-    return ip.is_link_local or ip.is_private or ip.is_loopback or ip.is_unspecified
-
-
-def check_redirect_target(registry_url: str, target: str, what: str) -> None:
-    """Refuse a realm/Location that downgrades TLS or points at an internal address
-    on another host (SSRF and credential theft; checklist item 25)."""
-    reg, tgt = urlsplit(registry_url), urlsplit(target)
-    if tgt.scheme not in ("http", "https"):
-        raise RegistryError(f"refusing {what} {target!r}: not an http(s) URL")
-    if reg.scheme == "https" and tgt.scheme == "http":
-        raise RegistryError(f"refusing {what} on plain http for an https registry ({tgt.hostname})")
-    if tgt.hostname != reg.hostname and _is_sensitive_ip(tgt.hostname or ""):
-        raise RegistryError(f"refusing {what} at internal address {tgt.hostname} "
-                            f"for registry {reg.hostname}")
 
 
 class Authorizer:

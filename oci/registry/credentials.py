@@ -13,10 +13,13 @@ elsewhere instead (CVE-2021-41092).
 from __future__ import annotations
 
 import base64
+import fcntl
 import json
 import os
 import subprocess
-from collections.abc import Callable, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -192,33 +195,58 @@ def resolve(sources: CredentialSources, registry: str, repository: str,
 
 def store_login(path: Path, registry: str, username: str, password: str) -> None:
     """Record credentials in an auth.json (mode 0600), as `podman login` does."""
-    data = _load(path) or {}
-    auths = data.setdefault("auths", {})
     token = base64.b64encode(f"{username}:{password}".encode()).decode()
-    auths[registry] = {"auth": token}
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    _write_private_json(path, data)
-
-
-def _write_private_json(path: Path, data: dict) -> None:
-    """Write data to path atomically, readable by its owner only (0600)."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w") as out:
-            json.dump(data, out, indent=2)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with _locked(path):  # read-modify-write: one login or logout at a time
+        data = _load(path) or {}
+        data.setdefault("auths", {})[registry] = {"auth": token}
+        _write_private_json(path, data)
 
 
 def remove_login(path: Path, registry: str) -> bool:
     """Forget registry's entry in an auth.json; True when there was one."""
-    data = _load(path)
-    if not data or registry not in (data.get("auths") or {}):
+    if not path.parent.is_dir():
         return False
-    del data["auths"][registry]
-    _write_private_json(path, data)
+    with _locked(path):
+        data = _load(path)
+        if not data or registry not in (data.get("auths") or {}):
+            return False
+        del data["auths"][registry]
+        _write_private_json(path, data)
     return True
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """An exclusive flock on a sibling lock file, opened without following symlinks."""
+    fd = os.open(path.with_name(f".{path.name}.lock"), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    """Write data to path atomically and durably, readable by its owner only.
+
+    The temporary file has an unpredictable name and is created exclusively with mode
+    0600 (mkstemp: O_CREAT|O_EXCL, never through a planted symlink or an existing file);
+    it is fsynced, renamed over path, and the directory fsynced."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(data, out, indent=2)
+            out.write("\n")
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    dir_fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

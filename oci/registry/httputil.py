@@ -6,15 +6,18 @@ import email.utils
 import json
 import re
 import time
+import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
-from ..errors import ErrorEntry
+from ..errors import ErrorEntry, RegistryError
 
-MAX_ERROR_BODY = 1 << 20
+MAX_ERROR_BODY = 1 << 20  # after decompression
+MAX_JSON_BODY = 4 << 20  # token replies and other small JSON documents, after decompression
+MAX_MESSAGE = 300  # characters of registry text shown to the user
 QUERY = re.compile(r"\?[^\s\"]*")
 
 
@@ -24,13 +27,48 @@ def redact(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
-def read_error_body(resp: requests.Response) -> bytes:
-    """At most MAX_ERROR_BODY bytes of an error reply; a broken body reads as empty."""
+def printable(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Registry text fit for a terminal: control and format characters (escape sequences,
+    carriage returns, bidi overrides) replaced, and cut to limit characters."""
+    clean = "".join(c if c == " " or unicodedata.category(c)[0] not in "CZ" else "?" for c in text)
+    return clean if len(clean) <= limit else clean[:limit] + "…"
+
+
+def read_capped(resp: requests.Response, limit: int, deadline: float) -> bytes:
+    """The decoded body, at most limit bytes, read within deadline seconds: a compression bomb
+    or a server trickling bytes ends in a RegistryError, not in memory or time without bound."""
     if resp.raw is None:
         return b""
+    end, out = time.monotonic() + deadline, bytearray()
     try:
-        return resp.raw.read(MAX_ERROR_BODY, decode_content=True) or b""
+        # read1: whatever has arrived, so a trickle is caught at the deadline, not at the end
+        while chunk := resp.raw.read1(64 * 1024, decode_content=True):
+            out += chunk
+            if len(out) > limit:
+                raise RegistryError(f"reply from {redact(resp.url)} is larger than {limit} bytes")
+            if time.monotonic() > end:
+                raise RegistryError(f"reply from {redact(resp.url)} took longer than {deadline:.0f} s")
+    except (OSError, ValueError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:
+        raise RegistryError(f"reading the reply from {redact(resp.url)} failed: {reason(exc)}") from exc
+    finally:
+        resp.close()
+    return bytes(out)
+
+
+def drain(resp: requests.Response, limit: int = MAX_ERROR_BODY) -> None:
+    """Read (and discard, undecoded) a small body so the connection can be reused; never fail."""
+    try:
+        if resp.raw is not None:
+            resp.raw.read(limit, decode_content=False)
     except (OSError, ValueError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError):
+        resp.close()
+
+
+def read_error_body(resp: requests.Response, deadline: float = 30.0) -> bytes:
+    """At most MAX_ERROR_BODY decoded bytes of an error reply; a broken body reads as empty."""
+    try:
+        return read_capped(resp, MAX_ERROR_BODY, deadline)
+    except RegistryError:
         return b""
 
 
@@ -46,11 +84,12 @@ def error_entries(raw: bytes) -> tuple[ErrorEntry, ...]:
         for entry in errors:
             if isinstance(entry, dict):
                 detail = entry.get("detail")
-                out.append(ErrorEntry(str(entry.get("code") or ""), str(entry.get("message") or ""),
-                                      "" if detail is None else json.dumps(detail, sort_keys=True)))
+                out.append(ErrorEntry(printable(str(entry.get("code") or ""), 60),
+                                      printable(str(entry.get("message") or "")),
+                                      "" if detail is None else printable(json.dumps(detail, sort_keys=True))))
         return tuple(out)
-    text = raw[:200].decode("utf-8", "replace").strip()
-    return () if not text or text.startswith("<") else (ErrorEntry("", text),)
+    text = raw[:MAX_MESSAGE].decode("utf-8", "replace").strip()
+    return () if not text or text.startswith("<") else (ErrorEntry("", printable(text)),)
 
 
 def retry_after(resp: requests.Response) -> float | None:
@@ -59,7 +98,7 @@ def retry_after(resp: requests.Response) -> float | None:
     if not value:
         return None
     try:
-        seconds = float(value)
+        seconds = float(value) if value.isascii() else float("nan")
     except ValueError:
         try:
             when = email.utils.parsedate_to_datetime(value)

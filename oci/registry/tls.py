@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ipaddress
 import ssl
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -106,11 +105,11 @@ def plain_http_allowed(host: str, insecure_hosts: tuple[str, ...]) -> bool:
     return is_loopback(host) or is_insecure(host, insecure_hosts)
 
 
-def make_session(host: str, *, context: ssl.SSLContext, insecure: bool,
-                 proxies: Mapping[str, str]) -> requests.Session:
+def make_session(host: str, *, context: ssl.SSLContext, insecure: bool) -> requests.Session:
+    """Proxies are chosen per request (proxy.ProxyConfig), never from the environment behind the
+    caller's back; nor is a .netrc read."""
     session = requests.Session()
-    session.trust_env = False  # no .netrc or environment proxies behind the caller's back
-    session.proxies = dict(proxies)
+    session.trust_env = False
     session.mount("https://", TLSAdapter(context))
     if insecure:
         session.mount(f"https://{host}/", TLSAdapter(unverified_context(), verify=False))

@@ -25,7 +25,8 @@ from ..._version import USER_AGENT
 from ..errors import RegistryError
 from .auth import Authorizer, Challenge
 from .credentials import Credential
-from .httputil import error_entries, read_error_body, reason, redact, retry_after
+from .httputil import drain, error_entries, printable, read_error_body, reason, redact, retry_after
+from .proxy import ProxyConfig
 from .retry import RETRY_STATUSES, RetryPolicy
 from .tls import is_insecure, is_loopback, make_session, plain_http_allowed, verifying_context
 from .tokens import fetch_token
@@ -55,7 +56,7 @@ class RegistryOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     concurrency: int = 3
     chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
-    proxies: tuple[tuple[str, str], ...] = ()
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
 
 
 class Transport:
@@ -70,8 +71,7 @@ class Transport:
         if self.insecure:
             log.warning("TLS verification is off for %s (--insecure-registry)", host)
         self.session = session or make_session(
-            host, context=verifying_context(options.system_ca, options.ca_file), insecure=self.insecure,
-            proxies=dict(options.proxies))
+            host, context=verifying_context(options.system_ca, options.ca_file), insecure=self.insecure)
         self.session.headers["User-Agent"] = USER_AGENT
         self.base = ""
         self._warned: set[str] = set()
@@ -145,7 +145,8 @@ class Transport:
         try:
             return self.session.request(
                 method, url, headers=headers, data=data, stream=True, allow_redirects=False,
-                timeout=(self.options.connect_timeout, self.options.read_timeout))
+                timeout=(self.options.connect_timeout, self.options.read_timeout),
+                proxies=self.options.proxy.requests_proxies(url))
         finally:
             if data is not None and hasattr(data, "close"):
                 data.close()
@@ -178,7 +179,7 @@ class Transport:
             self._warnings(resp)
             if resp.status_code in expect:
                 if method != "GET":
-                    _ = resp.content  # small; reading it lets the connection be reused
+                    drain(resp)  # small and unused; reading it lets the connection be reused
                 return resp
             if resp.status_code == 401 and same_host and auth_round < 2:
                 authz = self.auth.on_unauthorized(resp.headers.get("WWW-Authenticate", ""), scopes, authz)
@@ -188,8 +189,7 @@ class Transport:
         raise AssertionError("unreachable")  # pragma: no cover - the loop always returns or raises
 
     def error(self, method: str, url: str, resp: requests.Response) -> RegistryError:
-        entries = error_entries(read_error_body(resp))
-        resp.close()
+        entries = error_entries(read_error_body(resp, self.options.read_timeout))
         detail = "; ".join(str(e) for e in entries) or resp.reason or ""
         if resp.status_code == 401:
             detail = (detail + "; " if detail else "") + "authentication failed"
@@ -203,11 +203,13 @@ class Transport:
             if value.startswith("299 ") and value not in self._warned:
                 with self._lock:
                     self._warned.add(value)
-                log.warning("registry %s: %s", self.host, value[4:].strip().lstrip("-").strip().strip('"'))
+                log.warning("registry %s: %s", self.host,
+                            printable(value[4:].strip().lstrip("-").strip().strip('"')))
 
     def _fetch_token(self, challenge: Challenge, scopes: tuple[str, ...], cred: Credential) -> str:
         return fetch_token(self.session, challenge, scopes, cred,
-                           timeout=(self.options.connect_timeout, self.options.read_timeout))
+                           timeout=(self.options.connect_timeout, self.options.read_timeout),
+                           proxy=self.options.proxy)
 
 
 def _connect_error(host: str, exc: requests.exceptions.RequestException) -> RegistryError:

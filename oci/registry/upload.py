@@ -18,8 +18,8 @@ import requests
 
 from ..blob import Blob
 from ..errors import RegistryError
-from .auth import check_redirect_target
-from .httputil import redact
+from .guard import check_redirect_target
+from .httputil import printable, redact
 from .transport import Body, Transport
 
 log = logging.getLogger(__name__)
@@ -90,6 +90,9 @@ class BlobUploader:
         if resp.status_code == 404:
             return False
         length = resp.headers.get("Content-Length")
+        if length is not None and not (length.isascii() and length.isdigit()):
+            raise RegistryError(f"registry answered HEAD {blob.digest} with a malformed Content-Length "
+                                f"{printable(length, 40)!r}", transient=False)
         if length is not None and int(length) != blob.size:
             raise RegistryError(f"registry holds {blob.digest} with size {length}, expected {blob.size}")
         return True
@@ -122,7 +125,7 @@ class BlobUploader:
         resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,))
         resp.close()
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
-        if minimum.isdigit():
+        if minimum.isascii() and minimum.isdigit():
             self.min_chunk = int(minimum)
         location = self._location(url, resp)
         with self._open_lock:
@@ -145,7 +148,11 @@ class BlobUploader:
         if not location:
             raise RegistryError(f"POST {redact(request_url)} returned no Location header")
         # Relative forms ("/v2/…", "uploads/u") resolve against the request URL (RFC 3986).
-        absolute = urljoin(request_url, location)
+        try:
+            absolute = urljoin(request_url, location)
+        except ValueError as exc:
+            raise RegistryError(f"registry sent a malformed Location {printable(location, 120)!r}",
+                                transient=False) from exc
         check_redirect_target(self.t.base, absolute, "upload location")
         return absolute
 

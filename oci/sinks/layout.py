@@ -82,12 +82,21 @@ def _locked(root: Path) -> Iterator[None]:
         os.close(fd)  # closing releases the lock
 
 
-def _check_layout_dir(root: Path) -> None:
-    if root.exists() and not root.is_dir():
-        raise LayoutError(f"{root} exists and is not a directory")
-    if root.is_dir() and any(root.iterdir()) and not (root / "oci-layout").exists():
+def _prepare_layout_dir(root: Path) -> None:
+    """Under the layout lock: make root an OCI layout, or check that it is one.
+
+    oci-layout is written first, so a first write that fails later still leaves a layout the
+    next run can extend; nothing that names a layout file may be a symlink (a planted
+    `blobs -> /elsewhere` would otherwise receive every blob)."""
+    for name in ("oci-layout", "index.json", "blobs", "blobs/sha256"):
+        if (root / name).is_symlink():
+            raise LayoutError(f"{root / name} is a symlink; refusing to write through it")
+    if (root / "oci-layout").is_file():
+        return
+    if any(root.iterdir()):
         raise LayoutError(f"{root} is a non-empty directory that is not an OCI layout; "
                           "choose an empty or new directory")
+    write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)
 
 
 def _holds(path: Path, blob: Blob) -> bool:
@@ -123,14 +132,16 @@ class LayoutSink:
 def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = ()) -> Descriptor:
     """Write artifact (an image, index or artifact manifest) into the layout at root."""
     root = Path(root)
-    _check_layout_dir(root)
+    if root.exists() and not root.is_dir():
+        raise LayoutError(f"{root} exists and is not a directory")
     try:
         root.mkdir(parents=True, exist_ok=True)
-        for blob in all_blobs(artifact):
-            write_blob(root, blob)
-        with _locked(root):  # index.json is read-modify-write: one writer at a time
-            if not (root / "oci-layout").exists():
-                write_bytes_atomic(root / "oci-layout", LAYOUT_FILE)
+        # One writer at a time, from the first check to index.json (a read-modify-write):
+        # concurrent first writers both succeed, one after the other.
+        with _locked(root):
+            _prepare_layout_dir(root)
+            for blob in all_blobs(artifact):
+                write_blob(root, blob)
             entries = merge_index(read_index(root), index_entries(artifact.descriptor, names))
             write_bytes_atomic(root / "index.json", index_json(entries))
     except OSError as exc:

@@ -188,9 +188,9 @@ def test_registry_ca_adds_to_the_system_trust(tmp_path):
     servers = [HTTPSServer(system_ca), HTTPSServer(extra_ca)]
     try:
         both = make_session("x", context=verifying_context(system_ca.ca_cert, extra_ca.ca_cert),
-                            insecure=False, proxies={})
+                            insecure=False)
         assert [both.get(s.url, timeout=5).status_code for s in servers] == [200, 200]
-        only_system = make_session("x", context=verifying_context(system_ca.ca_cert), insecure=False, proxies={})
+        only_system = make_session("x", context=verifying_context(system_ca.ca_cert), insecure=False)
         assert only_system.get(servers[0].url, timeout=5).status_code == 200
         with pytest.raises(requests.exceptions.SSLError):
             only_system.get(servers[1].url, timeout=5)
@@ -210,7 +210,7 @@ def test_insecure_registry_leaves_other_hosts_verified(tmp_path):
     registry, realm = HTTPSServer(ca), HTTPSServer(ca)
     try:
         host = registry.url.split("/")[2]
-        session = make_session(host, context=verifying_context(), insecure=True, proxies={})
+        session = make_session(host, context=verifying_context(), insecure=True)
         assert session.get(registry.url, timeout=5).status_code == 200
         with pytest.raises(requests.exceptions.SSLError):
             session.get(realm.url, timeout=5)

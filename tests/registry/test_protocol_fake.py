@@ -73,8 +73,9 @@ def test_cross_host_location_gets_no_authorization(fake, make_image):
 
 def test_location_at_metadata_address_is_refused(fake, make_image):
     f = fake(location="metadata")
-    with pytest.raises(RegistryError, match="internal address 169.254.169.254"):
+    with pytest.raises(RegistryError, match="metadata address 169.254.169.254") as err:
         _push(f, make_image())
+    assert err.value.attempts == 1, "a refused target is final, not retried"
 
 
 def test_chunked_upload_respects_minimum_and_ranges(fake, make_image):

@@ -44,7 +44,7 @@ class Call:
 
 class FakeRegistry:
     def __init__(self, behaviour: Behaviour | None = None, hostname: str = "127.0.0.1",
-                 blob_store: FakeRegistry | None = None):
+                 blob_store: FakeRegistry | None = None, tls=None):
         self.b = behaviour or Behaviour()
         self.calls: list[Call] = []
         self.token_requests: list[Call] = []
@@ -54,7 +54,7 @@ class FakeRegistry:
         self.tokens: dict[str, dict] = {}
         self.blob_store = blob_store  # where "elsewhere" Locations point
         self.lock = threading.Lock()
-        self.server = serve(self._dispatch)
+        self.server = serve(self._dispatch, tls=tls)
         self.host = f"{hostname}:{self.server.server_address[1]}"
 
     def close(self) -> None:
