@@ -19,7 +19,8 @@ _DOMAIN_COMPONENT = r"(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
 _DOMAIN = re.compile(
     rf"(?:{_DOMAIN_COMPONENT}(?:\.{_DOMAIN_COMPONENT})*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?"
 )
-_TAG = re.compile(r"[\w][\w.-]{0,127}")
+# ASCII only: Python's \w would match Unicode letters, which the distribution grammar does not.
+_TAG = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}", re.ASCII)
 DOCKER_HUB = "docker.io"
 MAX_NAME = 255
 

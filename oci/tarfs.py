@@ -60,6 +60,11 @@ def _check_mode(entry: TarEntry) -> None:
         raise TarError(f"{entry.path}: setuid/setgid bits are not allowed")
     if entry.kind != DIR and entry.mode & (stat.S_IWOTH | stat.S_ISVTX):
         raise TarError(f"{entry.path}: world-writable or sticky files are not allowed")
+    if entry.kind == DIR and bool(entry.mode & stat.S_ISVTX) != bool(entry.mode & stat.S_IWOTH):
+        # A world-writable directory needs the sticky bit (/tmp is 1777), and the sticky bit
+        # means nothing without world-write: any other combination is a mistake.
+        raise TarError(f"{entry.path}: a directory is sticky exactly when it is world-writable "
+                       f"(1777), not {entry.mode:o}")
 
 
 def prepare(entries: Iterable[TarEntry]) -> list[TarEntry]:

@@ -77,3 +77,28 @@ def test_symlink_entry():
 def test_negative_mtime_refused():
     with pytest.raises(TarError):
         _tar([_file("a")], mtime=-1)
+
+
+def test_ownership_is_kept_per_entry():
+    """uid/gid 0 by default, but an entry that asks for an owner keeps it (/home/nonroot)."""
+    raw = _tar([TarEntry("home/nonroot", DIR, 0o755, uid=65532, gid=65532), _file("etc/passwd")])
+    with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
+        owners = {m.name: (m.uid, m.gid) for m in tar.getmembers()}
+    assert owners == {"etc": (0, 0), "etc/passwd": (0, 0), "home": (0, 0), "home/nonroot": (65532, 65532)}
+
+
+@pytest.mark.parametrize("mode,ok", [(0o1777, True), (0o755, True), (0o1755, False), (0o777, False),
+                                     (0o2755, False), (0o4755, False)])
+def test_directory_sticky_exactly_when_world_writable(mode, ok):
+    entries = [TarEntry("d", DIR, mode)]
+    if ok:
+        assert _tar(entries)
+    else:
+        with pytest.raises(TarError):
+            _tar(entries)
+
+
+@pytest.mark.parametrize("name", ["a/../b", "a/..", "../a", "./a", "a/./b"])
+def test_dot_components_refused_anywhere(name):
+    with pytest.raises(TarError):
+        _tar([_file(name)])

@@ -97,8 +97,11 @@ def _candidates(registry: str, repository: str) -> list[str]:
 
 
 def _decode_auth(entry: dict, where: str) -> Credential:
+    for key in ("identitytoken", "registrytoken", "auth", "username", "password"):
+        if entry.get(key) is not None and not isinstance(entry[key], str):
+            raise RegistryError(f"{where}: {key!r} is not a string")
     if entry.get("identitytoken"):
-        return Credential(username=entry.get("username", ""), identity_token=entry["identitytoken"])
+        return Credential(username=entry.get("username") or "", identity_token=entry["identitytoken"])
     if entry.get("registrytoken"):
         return Credential(registry_token=entry["registrytoken"])
     if entry.get("auth"):
@@ -161,8 +164,13 @@ def _load(path: Path) -> dict | None:
 
 def _from_file(data: dict, path: Path, registry: str, repository: str, keep_path: bool,
                run: HelperRunner) -> Credential | None:
+    for key, kind in (("credHelpers", dict), ("credsStore", str), ("auths", dict)):
+        if data.get(key) and not isinstance(data[key], kind):
+            raise RegistryError(f"{path}: {key!r} is not a JSON {'object' if kind is dict else 'string'}")
     helpers = {normalise_key(k, keep_path=False): v for k, v in (data.get("credHelpers") or {}).items()}
     if registry in helpers:
+        if not isinstance(helpers[registry], str) or not helpers[registry]:
+            raise RegistryError(f"{path}: the credential helper for {registry} is not a name")
         return _from_helper(helpers[registry], registry, run)
     if data.get("credsStore"):
         cred = _from_helper(data["credsStore"], registry, run)

@@ -189,3 +189,77 @@ def test_sigterm_during_push_cancels_open_uploads(proxy, cache_dir, tmp_path):
     assert not [s for s in proxy.seen if s.status and s.status >= 500], "the test must not rely on errors"
     assert proxy.requests("DELETE", "/blobs/uploads/"), "the open upload session was not cancelled"
     assert proxy.requests("PUT", "/manifests/") == []
+
+
+# -- the catalogue, raised ------------------------------------------------------------------
+def test_ten_pushes_survive_half_the_requests_failing(registry, make_image, do_push, tmp_path):
+    """50 % of requests answer 500/502/503/429 or reset mid-body. One worker keeps the order of
+    requests, and so each seeded run, repeatable; every pushed digest is verified."""
+    from support.faultproxy import FaultProxy
+    img = make_image("chaos")
+    faults = 0
+    for seed in range(10):
+        proxy = FaultProxy(registry.host)
+        proxy.chaos(0.5, seed=seed)
+        try:
+            do_push(img, [f"{proxy.host}/chaos/s{seed}:v1"],
+                    options=RegistryOptions(retry=instant_retry(14), concurrency=1, read_timeout=5))
+            faults += sum(1 for s in proxy.seen if s.fault)
+        finally:
+            proxy.close()
+        _verify(registry.host, f"chaos/s{seed}", img, tmp_path)
+    assert faults >= 20, "the proxy must really have failed requests"
+
+
+def test_a_registry_that_stops_reading_mid_body_is_timed_out_and_retried(proxy, registry, make_image,
+                                                                          do_push, tmp_path):
+    img = make_image("midbody")
+    proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "stall_body", stall=60))
+    options = RegistryOptions(read_timeout=1, connect_timeout=1, retry=instant_retry(3))
+    do_push(img, [f"{proxy.host}/faults/midbody:v1"], options=options)
+    assert [s.fault for s in proxy.requests("PUT", _big_layer(img))] == ["stall_body", ""]
+    assert len(proxy.requests("DELETE", "/blobs/uploads/")) == 1, "the stalled session was cancelled"
+    _verify(registry.host, "faults/midbody", img, tmp_path)
+
+
+def test_a_registry_restarted_during_a_push_loses_nothing(tmp_path, make_image, do_push):
+    """The registry process is stopped and started again (same port, same storage) while a blob
+    is on its way: the upload restarts in a fresh session and every digest is verified."""
+    from leango.oci.registry.retry import RetryPolicy
+    from support.faultproxy import FaultProxy
+    from support.registry import RealRegistry
+    reg = RealRegistry(tmp_path / "restarting")
+    proxy = FaultProxy(reg.host)
+    img = make_image("restart")
+    proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "slow", rate=64 * 1024))
+    restarted = threading.Event()
+
+    def restart_when_uploading():
+        while not proxy.requests("PUT", _big_layer(img)):
+            if proxy.stop_event.wait(0.02):
+                return
+        reg.restart()
+        restarted.set()
+    threading.Thread(target=restart_when_uploading, daemon=True).start()
+    try:
+        # Real (short) backoff: the registry needs a moment to come back.
+        policy = RetryPolicy(max_attempts=10, backoff_base=0.2, backoff_max=1.0)
+        do_push(img, [f"{proxy.host}/faults/restart:v1"], options=RegistryOptions(retry=policy, read_timeout=5))
+        assert restarted.is_set()
+        assert len(proxy.requests("PUT", _big_layer(img))) >= 2
+        _verify(reg.host, "faults/restart", img, tmp_path)
+    finally:
+        proxy.close()
+        reg.stop()
+
+
+def test_retry_after_of_an_hour_is_capped_and_reported(proxy, registry, make_image, do_push, caplog, tmp_path):
+    import logging
+    img = make_image("hour")
+    proxy.add(Fault("PUT", "/manifests/v1", "status", 429, {"Retry-After": "3600"}))
+    options = RegistryOptions(retry=instant_retry(4, max_retry_after=30))
+    with caplog.at_level(logging.WARNING):
+        do_push(img, [f"{proxy.host}/faults/hour:v1"], options=options)
+    assert options.retry.sleep == [30.0], "an hour is never slept"
+    assert "retry after 3600s" in caplog.text and "at most 30s" in caplog.text
+    _verify(registry.host, "faults/hour", img, tmp_path)

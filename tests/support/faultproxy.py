@@ -23,7 +23,7 @@ from .httpserve import serve
 class Fault:
     method: str
     path: str  # regex searched in the request path
-    action: str  # "status", "reset", "stall" or "slow" (forward, reading the body slowly)
+    action: str  # "status", "reset", "stall", "stall_body" (stop reading mid-body) or "slow"
     status: int = 503
     headers: dict = field(default_factory=dict)
     body: bytes = b""
@@ -98,6 +98,11 @@ class FaultProxy:
             h.rfile.read(min(length, 64 * 1024) // 2)  # take part of the body, then RST
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             h.connection.close()
+            h.close_connection = True
+            return
+        if fault and fault.action == "stall_body":
+            h.rfile.read(min(length, 64 * 1024))  # take the start of the body, then stop reading
+            self.stop_event.wait(fault.stall)
             h.close_connection = True
             return
         if fault and fault.action == "stall":

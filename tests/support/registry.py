@@ -36,13 +36,21 @@ class RealRegistry:
             lines += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
         if htpasswd:
             lines += ["auth:", "  htpasswd:", "    realm: leango-test", f"    path: {htpasswd}"]
-        config = base / "config.yml"
-        config.write_text("\n".join(lines) + "\n")
+        self.config = base / "config.yml"
+        self.config.write_text("\n".join(lines) + "\n")
         self.log_path = base / "registry.log"
-        self.log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(config)], stdout=self.log,
+        self._start()
+
+    def _start(self) -> None:
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
+
+    def restart(self) -> None:
+        """Stop the process and start it again on the same port and storage (a registry upgrade)."""
+        self.stop()
+        self._start()
 
     @property
     def scheme(self) -> str:
