@@ -112,6 +112,9 @@ def retry_after(resp: requests.Response) -> float | None:
 
 def reason(exc: BaseException) -> str:
     text = str(exc)
+    deadline = re.search(r"no complete response within [0-9.]+ s", text)
+    if deadline:
+        return deadline.group(0)
     for marker in ("certificate verify failed", "Connection refused", "Read timed out",
                    "Connection reset", "Connection aborted", "timed out", "Name or service not known"):
         if marker.lower() in text.lower():

@@ -21,6 +21,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ..errors import RegistryError
+from .deadline import POOL_CLASSES
 
 # Where Linux distributions keep the system trust bundle (the list Go's
 # crypto/x509 root_linux.go searches).
@@ -65,6 +66,8 @@ class TLSAdapter(HTTPAdapter):
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kw: Any) -> None:
         super().init_poolmanager(connections, maxsize, block, ssl_context=self._context, **kw)
+        # Connections whose wait for a response is bounded by deadline.RESPONSE_DEADLINE.
+        self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
     def proxy_manager_for(self, proxy: str, **kw: Any) -> Any:
         return super().proxy_manager_for(proxy, ssl_context=self._context, **kw)
@@ -111,6 +114,7 @@ def make_session(host: str, *, context: ssl.SSLContext, insecure: bool) -> reque
     session = requests.Session()
     session.trust_env = False
     session.mount("https://", TLSAdapter(context))
+    session.mount("http://", TLSAdapter(context))  # the context is unused for http; the deadline is not
     if insecure:
         session.mount(f"https://{host}/", TLSAdapter(unverified_context(), verify=False))
     return session

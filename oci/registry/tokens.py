@@ -15,6 +15,7 @@ import requests
 from ..errors import RegistryError
 from .auth import Challenge, basic_header
 from .credentials import Credential
+from .deadline import RESPONSE_DEADLINE
 from .httputil import MAX_JSON_BODY, error_entries, read_capped, read_error_body, reason, redact, retry_after
 from .proxy import ProxyConfig
 
@@ -39,10 +40,13 @@ def fetch_token(session: requests.Session, challenge: Challenge, scopes: tuple[s
 
 def _request(session: requests.Session, method: str, realm: str, *, timeout: tuple[float, float],
              **kw: Any) -> requests.Response:
+    token = RESPONSE_DEADLINE.set(timeout[1] * 2)
     try:
         return session.request(method, realm, timeout=timeout, allow_redirects=False, stream=True, **kw)
     except requests.exceptions.RequestException as exc:
         raise RegistryError(f"token request to {redact(realm)} failed: {reason(exc)}") from exc
+    finally:
+        RESPONSE_DEADLINE.reset(token)
 
 
 def _token_from(resp: requests.Response, realm: str, deadline: float) -> str:

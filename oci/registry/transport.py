@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +26,7 @@ from ..._version import USER_AGENT
 from ..errors import RegistryError
 from .auth import Authorizer, Challenge
 from .credentials import Credential
+from .deadline import RESPONSE_DEADLINE
 from .httputil import drain, error_entries, printable, read_error_body, reason, redact, retry_after
 from .proxy import ProxyConfig
 from .retry import RETRY_STATUSES, RetryPolicy
@@ -53,6 +55,7 @@ class RegistryOptions:
     system_ca: Path | None = None  # None: the system bundle, else certifi's
     connect_timeout: float = 10.0
     read_timeout: float = 120.0
+    response_deadline: float = 120.0  # seconds to wait for a status line and headers, in all
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     concurrency: int = 3
     chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
@@ -142,12 +145,14 @@ class Transport:
 
     def _send(self, method: str, url: str, headers: dict[str, str], body: Body) -> requests.Response:
         data = body() if callable(body) else body
+        token = RESPONSE_DEADLINE.set(self.options.response_deadline)
         try:
             return self.session.request(
                 method, url, headers=headers, data=data, stream=True, allow_redirects=False,
                 timeout=(self.options.connect_timeout, self.options.read_timeout),
                 proxies=self.options.proxy.requests_proxies(url))
         finally:
+            RESPONSE_DEADLINE.reset(token)
             if data is not None and hasattr(data, "close"):
                 data.close()
 
@@ -170,12 +175,16 @@ class Transport:
         authz = self.auth.header(scopes) if same_host else None  # never to another host
         for auth_round in range(3):
             sent = {**headers, "Authorization": authz} if authz else dict(headers)
+            started = time.monotonic()
             try:
                 resp = self._send(method, url, sent, body)
             except requests.exceptions.SSLError as exc:
                 raise self._tls_error(exc) from exc
             except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
-                raise RegistryError(f"{method} {redact(url)} failed: {reason(exc)}") from exc
+                why = reason(exc)
+                if time.monotonic() - started >= self.options.response_deadline:
+                    why = f"no complete response within {self.options.response_deadline:g} s"
+                raise RegistryError(f"{method} {redact(url)} failed: {why}") from exc
             self._warnings(resp)
             if resp.status_code in expect:
                 if method != "GET":

@@ -142,15 +142,17 @@ def test_a_compressed_bomb_as_an_error_or_token_reply_is_capped(hostile):
     assert _peak_during(attempt) < 64 << 20
 
 
-def test_a_trickling_token_reply_ends_at_the_deadline(hostile):
+@pytest.mark.parametrize("body_only,expected", [(False, "no complete response within 2 s"),
+                                                (True, "took longer than 1 s")])
+def test_a_trickling_token_reply_ends_at_the_deadline(hostile, body_only, expected):
     server = hostile(
         Rule("GET", "/v2/$", raw("401 Unauthorized", {
             "WWW-Authenticate": 'Bearer realm="http://127.0.0.1:{port}/token",service="x"'})),
         Rule("GET", "/token", raw("200 OK", {"Content-Type": "application/json"}, b'{"token":"' + b"x" * 200 + b'"}'),
-             trickle=0.05))
+             trickle=0.05, body_only=body_only))
     server.rules[0].response = server.rules[0].response.replace(b"{port}", server.host.split(":")[1].encode())
     t = Transport(server.host, Credential("u", "p"), RegistryOptions(retry=instant_retry(1), read_timeout=1))
-    with pytest.raises(RegistryError, match="took longer than"):
+    with pytest.raises(RegistryError, match=expected):
         t.request("GET", t.url("/v2/x/manifests/v1"), scopes=("repository:x:pull",), expect=(200,))
 
 
@@ -276,3 +278,13 @@ def test_registry_ca_still_trusted_for_an_https_token_server_after_falling_back_
     finally:
         issuer.close()
         registry.close()
+
+
+def test_a_server_trickling_its_headers_meets_the_response_deadline(hostile):
+    """One byte every 50 ms never trips a read timeout; the response deadline ends the wait."""
+    headers = raw("200 OK", {"X-Padding": "p" * 4000})
+    server = hostile(Rule("GET", "/manifests/", headers, trickle=0.05))
+    t = _transport(server, read_timeout=2, response_deadline=1)
+    with pytest.raises(RegistryError, match="no complete response within 1 s") as err:
+        t.request("GET", t.url("/v2/x/manifests/v1"), scopes=(), expect=(200,))
+    assert err.value.attempts == 2  # a transient failure: retried, then given up

@@ -15,6 +15,7 @@ class Rule:
     path: str  # regex searched in the request path
     response: bytes  # the raw HTTP response, status line to body
     trickle: float = 0.0  # seconds between bytes of the response (0: all at once)
+    body_only: bool = False  # trickle the body alone; the status line and headers arrive at once
 
 
 @dataclass
@@ -68,7 +69,9 @@ class HostileRegistry:
                 response = rule.response
             try:
                 if rule is not None and rule.trickle:
-                    for i in range(len(response)):
+                    start = response.index(b"\r\n\r\n") + 4 if rule.body_only else 0
+                    conn.sendall(response[:start])
+                    for i in range(start, len(response)):
                         conn.sendall(response[i:i + 1])
                         if self._stop.wait(rule.trickle):
                             return
