@@ -64,10 +64,12 @@ def test_connection_reset_mid_body(proxy, registry, make_image, do_push, fast_op
 def test_stalled_response_times_out_and_recovers(proxy, registry, make_image, do_push, tmp_path):
     img = make_image("s")
     options = RegistryOptions(read_timeout=1, connect_timeout=1, retry=instant_retry(3))
-    proxy.add(Fault("HEAD", "/blobs/sha256:", "stall", stall=30))
-    start = time.monotonic()
+    proxy.add(Fault("HEAD", "/blobs/sha256:", "stall", stall=60))
     do_push(img, [f"{proxy.host}/faults/stall:v1"], options=options)
-    assert time.monotonic() - start < 15
+    [stalled] = [s for s in proxy.seen if s.fault == "stall"]
+    again = [s for s in proxy.requests("HEAD", stalled.path) if s is not stalled]
+    # The client gave up on the stalled HEAD (read timeout) and asked again while it still stalled.
+    assert again and (stalled.ended == 0.0 or again[0].at < stalled.ended)
     _verify(registry.host, "faults/stall", img, tmp_path)
 
 
@@ -75,10 +77,11 @@ def test_persistent_failure_is_bounded_and_pushes_no_manifest(proxy, make_image,
     img = make_image("p")
     proxy.add(Fault("PUT", f"digest=sha256%3A{_big_layer(img)}", "status", 503, times=-1,
                     body=b'{"errors":[{"code":"UNAVAILABLE","message":"try later"}]}'))
-    start = time.monotonic()
     with pytest.raises(RegistryError) as err:
         do_push(img, [f"{proxy.host}/faults/persistent:v1"], options=fast_options)
-    assert time.monotonic() - start < 20
+    attempts = fast_options.retry.max_attempts
+    assert len(proxy.requests("PUT", f"digest=sha256%3A{_big_layer(img)}")) == attempts  # bounded
+    assert len(fast_options.retry.sleep) == attempts - 1 and err.value.attempts == attempts
     assert "503" in str(err.value) and "UNAVAILABLE" in str(err.value)
     assert proxy.requests("PUT", "/manifests/") == []
 
@@ -146,7 +149,6 @@ def test_stalled_server_read_timeout(make_image, do_push):
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     host = f"127.0.0.1:{sock.getsockname()[1]}"
-    start = time.monotonic()
     try:
         with pytest.raises(RegistryError) as err:
             do_push(make_image("st"), [f"{host}/x:v1"],
@@ -157,8 +159,7 @@ def test_stalled_server_read_timeout(make_image, do_push):
         for c in conns:
             c.close()
         sock.close()
-    assert time.monotonic() - start < 10
-    assert "timed out" in str(err.value)
+    assert "timed out" in str(err.value) and err.value.attempts == 2
 
 
 def test_sigterm_during_push_cancels_open_uploads(proxy, cache_dir, tmp_path):
@@ -178,12 +179,12 @@ def test_sigterm_during_push_cancels_open_uploads(proxy, cache_dir, tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no upload started"
         time.sleep(0.05)
-    time.sleep(0.5)
-    start = time.monotonic()
+    while proxy.forwarded == 0:  # mid-body: some of the blob has gone upstream
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
     proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=30)
+    _, err = proc.communicate(timeout=60)  # a hang guard, not a speed claim
     assert proc.returncode == 130, err
-    assert time.monotonic() - start < 10
     assert "interrupted" in err and "Traceback" not in err
     assert all(s.fault == "slow" for s in proxy.requests("PUT", "/blobs/uploads/"))
     assert not [s for s in proxy.seen if s.status and s.status >= 500], "the test must not rely on errors"

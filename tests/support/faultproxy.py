@@ -45,6 +45,7 @@ class Seen:
     authorization: str | None
     fault: str = ""
     at: float = 0.0
+    ended: float = 0.0  # when the proxy finished answering (ordering, never a time limit)
 
 
 class FaultProxy:
@@ -56,6 +57,7 @@ class FaultProxy:
         self.stop_event = threading.Event()
         self.inflight = 0
         self.max_inflight = 0  # concurrent blob uploads (PUT/PATCH) seen at once
+        self.forwarded = 0  # request body bytes passed upstream
         self.server = serve(self.handle)
         self.host = f"127.0.0.1:{self.server.server_address[1]}"
 
@@ -94,6 +96,12 @@ class FaultProxy:
         record = Seen(method, path, None, h.headers.get("Authorization"), fault.action if fault else "",
                       time.monotonic())
         self.seen.append(record)
+        try:
+            self._handle(h, method, path, length, fault, record)
+        finally:
+            record.ended = time.monotonic()
+
+    def _handle(self, h, method, path, length, fault, record) -> None:
         if fault and fault.action == "reset":
             h.rfile.read(min(length, 64 * 1024) // 2)  # take part of the body, then RST
             h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -146,6 +154,7 @@ class FaultProxy:
                 break
             conn.send(chunk)
             remaining -= len(chunk)
+            self.forwarded += len(chunk)
             if rate and self.stop_event.wait(0.1):
                 break
         resp = conn.getresponse()
