@@ -264,3 +264,26 @@ def test_retry_after_of_an_hour_is_capped_and_reported(proxy, registry, make_ima
     assert options.retry.sleep == [30.0], "an hour is never slept"
     assert "retry after 3600s" in caplog.text and "at most 30s" in caplog.text
     _verify(registry.host, "faults/hour", img, tmp_path)
+
+
+def test_the_default_is_three_parallel_uploads(proxy, registry, make_image, do_push):
+    """Four distinct blobs, each upload slowed so they overlap: at most three at once, and three."""
+    from leango.oci import Index, Platform
+    index = Index(tuple(make_image("par", platform=Platform("linux", a)) for a in ("amd64", "arm64", "386")))
+    proxy.add(Fault("PUT", r"/blobs/uploads/.*digest=", "slow", rate=4 << 20, times=-1))
+    assert RegistryOptions().concurrency == 3
+    do_push(index, [f"{proxy.host}/faults/par:v1"])
+    assert proxy.max_inflight == 3
+
+
+def test_a_blob_the_registry_does_not_confirm_stops_the_push_before_any_manifest(proxy, make_image, do_push,
+                                                                                    fast_options):
+    """Every uploaded blob is confirmed by HEAD before a manifest is sent: a registry that accepts the
+    upload but then answers HEAD 404 for it fails the push, and no manifest is PUT."""
+    img = make_image("unconfirmed")
+    big = _big_layer(img)
+    proxy.add(Fault("HEAD", f"/blobs/sha256:{big}", "status", 404, times=-1))
+    with pytest.raises(RegistryError, match=f"does not hold sha256:{big}"):
+        do_push(img, [f"{proxy.host}/faults/unconfirmed:v1"], options=fast_options)
+    assert proxy.requests("PUT", f"digest=sha256%3A{big}"), "the blob was uploaded"
+    assert proxy.requests("PUT", "/manifests/") == []

@@ -126,3 +126,33 @@ def test_nested_index_with_an_artifact_push(registry, make_image, do_push):
     assert nested["manifests"][0]["digest"] == str(arm.digest)
     got = skopeo_inspect(f"docker://{registry.host}/nested/app@{sbom.digest}", tls_verify=False, raw=True)
     assert got["artifactType"] == "application/spdx+json" and got["subject"]["digest"] == str(amd.digest)
+
+
+def test_mount_from_through_the_cli(registry, cache_dir, tmp_path):
+    """--mount-from on the command line: the second repository's blobs are mounted, not uploaded."""
+    first = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/cli-src/hello:v1", "--push",
+                   "--json", "--cache-dir", cache_dir)
+    assert json.loads(first.stdout)["pushed"][0]["blobsUploaded"] == 3
+    second = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/cli-dst/hello:v1", "--push",
+                    "--mount-from", "cli-src/hello", "--json", "--cache-dir", cache_dir)
+    pushed = json.loads(second.stdout)["pushed"][0]
+    assert pushed["blobsMounted"] == 3 and pushed["blobsUploaded"] == 0
+
+
+def test_ca_bundle_through_the_cli_replaces_the_image_trust(tmp_path, cache_dir):
+    from support.peers import extract
+    from support.tlsca import make_ca
+    ca = make_ca(tmp_path / "ca")
+    archive = tmp_path / "ca.tar"
+    leango("build", FIXTURES / "hello-world", "--ca-bundle", ca.ca_cert, "--oci-archive", archive,
+           "--cache-dir", cache_dir)
+    root = extract(archive, tmp_path / "x")
+    index = json.loads((root / "index.json").read_text())
+    manifest = json.loads((root / "blobs/sha256" / index["manifests"][0]["digest"][7:]).read_text())
+    import gzip
+    import io
+    import tarfile
+    base = gzip.decompress((root / "blobs/sha256" / manifest["layers"][0]["digest"][7:]).read_bytes())
+    with tarfile.open(fileobj=io.BytesIO(base)) as tar:
+        bundle = tar.extractfile("etc/ssl/certs/ca-certificates.crt").read()
+    assert bundle == ca.ca_cert.read_bytes()
