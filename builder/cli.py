@@ -115,6 +115,8 @@ def main() -> None:
 @click.option("--offline", is_flag=True,
               help="No network: GOPROXY=off (and -mod=vendor with a vendor/ directory); modules must be "
                    "in the module cache.")
+@click.option("--rebuild", is_flag=True,
+              help="Compile even when no input changed since the last build (which is otherwise reused).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Fail when the work in the build container takes longer than this.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
@@ -122,7 +124,7 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
-              insecure, registry_ca, mount_from, offline, timeout, as_json, quiet, verbose):
+              insecure, registry_ca, mount_from, offline, rebuild, timeout, as_json, quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
 
     \b
@@ -158,6 +160,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             push=PushOptions(_credential_sources(), _registry_options(insecure, registry_ca),
                              tuple(mount_from)) if push else None,
             offline=offline,
+            reuse=not rebuild,
             timeout=timeout,
             go_environ=tuple(os.environ.items()),
             download_ca=Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None,

@@ -54,12 +54,14 @@ class Paths:
     mod_cache: Path
     ca_file: Path
     netrc: Path | None = None
+    replacements: tuple[tuple[Path, str], ...] = ()  # local `replace` modules, read-only
 
     def mounts(self, toolchain: Toolchain, step: str) -> list[Mount]:
         mounts = [Mount(str(toolchain.goroot), gobuild.GOROOT), Mount(str(self.module), gobuild.SRC),
                   Mount(str(self.tmp), gobuild.TMP, False),
                   Mount(str(self.build_cache), f"{gobuild.CACHE}/go-build", False),
-                  Mount(str(self.mod_cache), f"{gobuild.CACHE}/mod", readonly=step != "download")]
+                  Mount(str(self.mod_cache), f"{gobuild.CACHE}/mod", readonly=step != "download"),
+                  *(Mount(str(host), target) for host, target in self.replacements)]
         if step == "download":
             mounts.append(Mount(str(self.ca_file), gobuild.CA_FILE))
             if self.netrc is not None:

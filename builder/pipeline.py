@@ -16,6 +16,7 @@ from ..oci.digest import Digest
 from ..oci.registry.tls import system_ca_file
 from ..oci.registry.upload import Progress
 from ..oci.sinks import DockerArchiveSink, LayoutSink, OciArchiveSink, PushResult, RegistrySink, Sink, SinkResult
+from . import record
 from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -107,22 +108,40 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
     toolchain = find_toolchain(runner, spec.goroot)
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
-    remove_stale(runner)
+    layers_dir = spec.cache_dir / "layers"
+    remove_stale(runner)  # containers of killed runs go, whether or not this run needs one
+    key = record.input_key(spec, sources, toolchain, go, base) if spec.reuse else None
+    images = record.load(spec.cache_dir, key, spec, layers_dir) if key else None
+    if images is not None:
+        log.info("nothing changed since the last build with these inputs: reusing its images "
+                 "(no container started; --rebuild to compile anyway)")
+    else:
+        images = _build_images(spec, runner, sources, toolchain, go, base, layers_dir)
+        if key:
+            record.save(spec.cache_dir, key, images)
+    _check_naming(spec, [r.binary for r in images])
+    builds = []
+    for made in images:
+        refs = references_for(spec, made.binary)
+        written = write_sinks(output_sinks(spec, progress, made.binary), made.artifact, refs)
+        builds.append(ImageBuild(made.binary, made.package, made.artifact,
+                                 tuple(r.with_digest(made.artifact.digest) for r in refs), tuple(written)))
+    return BuildResult(tuple(builds), toolchain)
+
+
+def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
+                  base: BaseOptions, layers_dir: Path) -> list[record.RecordedImage]:
     (spec.cache_dir / "work").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=spec.cache_dir / "work") as tmp:
-        work = Path(tmp)
-        compiled = _compile_all(spec, runner, sources, toolchain, go, work)
-        base_layer = build_base_layer(base, work / "layers")
-        builds = []
+        compiled = _compile_all(spec, runner, sources, toolchain, go, Path(tmp))
+        base_layer = build_base_layer(base, layers_dir)
+        images = []
         for target, binaries in compiled:
             for binary in binaries:
                 check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
-            artifact = containerize(binaries, base, work / "layers", user=spec.user, base_layer=base_layer)
-            refs = references_for(spec, target.binary)
-            written = write_sinks(output_sinks(spec, progress, target.binary), artifact, refs)
-            builds.append(ImageBuild(target.binary, target.package.import_path, artifact,
-                                     tuple(r.with_digest(artifact.digest) for r in refs), tuple(written)))
-    return BuildResult(tuple(builds), toolchain)
+            artifact = containerize(binaries, base, layers_dir, user=spec.user, base_layer=base_layer)
+            images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
+    return images
 
 
 def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
@@ -130,7 +149,7 @@ def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
     paths = Paths(module=sources.module_root, out=work / "out", tmp=work / "tmp",
                   build_cache=cache / "go-build", mod_cache=cache / "mod", ca_file=download_ca,
-                  netrc=spec.netrc)
+                  netrc=spec.netrc, replacements=sources.replacements)
     for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
         d.mkdir(parents=True, exist_ok=True)
     return paths
@@ -144,7 +163,7 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
     with BuildahSession(runner, timeout=spec.timeout) as session:
         steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
         found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
-        _check_naming(spec, found)
+        _check_naming(spec, [t.binary for t in found])
         if not spec.offline and not vendor:
             steps.download()
         return [(t, [steps.compile(t, platform, ldflags=spec.ldflags, env=spec.env,
@@ -152,10 +171,10 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
                      for platform in spec.platforms]) for t in found]
 
 
-def _check_naming(spec: BuildSpec, found: list[Target]) -> None:
+def _check_naming(spec: BuildSpec, found: list[str]) -> None:
     if len(found) > 1 and spec.references:
         raise SpecError(f"--tag REF names one image, but {len(found)} main packages were found "
-                        f"({', '.join(t.binary for t in found)})",
+                        f"({', '.join(found)})",
                         "use --repo REPO (or LEANGO_REPO) to name each image REPO/<binary>")
     if len(found) > 1:
         for path in (spec.outputs.oci_archive, spec.outputs.tarball):

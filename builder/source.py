@@ -11,6 +11,7 @@ path (`./cmd/api`) or a pattern (`./cmd/...`, `./...`).
 from __future__ import annotations
 
 import os
+import posixpath
 import re
 import stat
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ WILDCARD = "..."
 class ModuleSources:
     module_root: Path
     patterns: tuple[str, ...]  # relative to module_root: ".", "./cmd/api", "./cmd/..."
+    replacements: tuple[tuple[Path, str], ...] = ()  # local `replace` directories: (host, container)
 
     @property
     def has_vendor(self) -> bool:
@@ -105,7 +107,37 @@ def locate(sources: tuple[str, ...], cwd: Path) -> ModuleSources:
     for directory, suffix in resolved:
         rel = directory.relative_to(root).as_posix()
         patterns.append(("." if rel == "." else f"./{rel}") + suffix)
-    return ModuleSources(root, tuple(dict.fromkeys(patterns)))
+    return ModuleSources(root, tuple(dict.fromkeys(patterns)), tuple(local_replacements(root)))
+
+
+_REPLACE = re.compile(r"=>\s*(\.{1,2}/[^\s]*|/[^\s]*)\s*$", re.M)
+RESERVED = ("/usr/local/go", "/cache", "/tmp", "/out", "/run/leango", "/src", "/etc", "/proc", "/dev", "/sys")
+
+
+def local_replacements(module_root: Path) -> list[tuple[Path, str]]:
+    """The directories go.mod `replace`s modules with (`=> ../lib`, `=> /abs/lib`), and where the
+    build container sees them: at the same place relative to the module (mounted at /src)."""
+    gomod = module_root / "go.mod"
+    if _kind(gomod) != "file":
+        return []
+    text = gomod.read_text(errors="replace")
+    out: list[tuple[Path, str]] = []
+    for match in _REPLACE.finditer(text):
+        rel = match.group(1)
+        host = (module_root / rel).resolve()
+        kind = _kind(host)
+        if kind != "dir":
+            what = "missing" if kind == "missing" else kind
+            raise SourceError(f"go.mod replaces a module with {rel}, which is {what}")
+        target = posixpath.normpath(rel if rel.startswith("/") else posixpath.join("/src", rel))
+        if target.startswith("/src/"):
+            continue  # inside the module: mounted with it
+        if target == "/" or any(target == r or target.startswith(r + "/") or r.startswith(target + "/")
+                                for r in RESERVED):
+            raise SourceError(f"go.mod replaces a module with {rel}, which the build container cannot mount "
+                              f"at {target}", "use a path beside the module, such as ../lib")
+        out.append((host, target))
+    return out
 
 
 def binary_name(import_path: str) -> str:

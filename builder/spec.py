@@ -84,6 +84,7 @@ class BuildSpec:
     download_ca: Path | None = None
     netrc: Path | None = None
     cwd: Path | None = None
+    reuse: bool = True  # a build whose inputs are all unchanged reuses the last images (record.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):

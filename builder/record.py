@@ -1,0 +1,161 @@
+"""Know "nothing changed" without entering the container.
+
+Before a build, every input is hashed into one key: the toolchain (its version, place
+and `go` binary), the options that shape the image (platforms, flags, tags, --env,
+user, compression, CA bundle, SOURCE_DATE_EPOCH), the Go settings (GOFLAGS…), and
+every file of the module and of the local modules its go.mod `replace`s — vendored
+code, embedded files, go.mod and go.sum, which pins the content of every downloaded
+dependency. A record under that key lists the images a previous build made and their
+layer blobs (kept in the cache, content-addressed); when it is found and every blob is
+still there, the images are put together again and written, and no container starts.
+
+When in doubt, build: a symlink or anything but a regular file or directory in the
+trees, or an unreadable file, gives no key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .._version import __version__
+from ..oci import Digest, Image, Index, Platform
+from ..oci.layer import Layer
+from .containerize import AppBinary, BaseOptions, image_config
+from .goenv import GoEnv
+from .source import ModuleSources
+from .spec import BuildSpec
+from .toolchain import Toolchain
+
+log = logging.getLogger(__name__)
+RECORD_VERSION = 1
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "leango-out"})
+
+
+@dataclass(frozen=True)
+class RecordedImage:
+    binary: str
+    package: str
+    artifact: Image | Index
+
+
+class _Unsure(Exception):
+    """An input leango cannot fingerprint safely: build."""
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _tree(h: Any, root: Path, excluded: set[Path]) -> None:
+    """Every regular file under root: relative path, executable bit, content digest."""
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as exc:
+            raise _Unsure(f"cannot list {directory}: {exc}") from exc
+        for entry in entries:
+            path = Path(entry.path)
+            mode = entry.stat(follow_symlinks=False).st_mode
+            if stat.S_ISDIR(mode):
+                if entry.name not in SKIPPED_DIRS and path not in excluded:
+                    stack.append(path)
+                h.update(f"d {path.relative_to(root)}\n".encode())
+            elif stat.S_ISREG(mode):
+                try:
+                    digest = _file_digest(path)
+                except OSError as exc:
+                    raise _Unsure(f"cannot read {path}: {exc}") from exc
+                h.update(f"f {path.relative_to(root)} {mode & 0o111:o} {digest}\n".encode())
+            else:
+                raise _Unsure(f"{path} is not a regular file or directory")
+
+
+def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
+              base: BaseOptions) -> str | None:
+    h = hashlib.sha256()
+    options = {
+        "version": [RECORD_VERSION, __version__],
+        "toolchain": [toolchain.version, str(toolchain.goroot)],
+        "sources": [str(sources.module_root), list(sources.patterns)],
+        "platforms": [str(p) for p in spec.platforms],
+        "ldflags": spec.ldflags, "build_tags": list(spec.build_tags), "env": [list(e) for e in spec.env],
+        "binary_name": spec.binary_name, "offline": spec.offline, "user": spec.user,
+        "compression": base.compression, "mtime": base.mtime,
+        "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
+    }
+    h.update(json.dumps(options, sort_keys=True).encode())
+    excluded = {Path(p).resolve() for p in (spec.outputs.oci_layout, spec.outputs.oci_archive,
+                                             spec.outputs.tarball) if p is not None and "{" not in str(p)}
+    try:
+        h.update(f"go {_file_digest(toolchain.go)}\n".encode())
+        for tree in [sources.module_root, *(host for host, _ in sources.replacements)]:
+            h.update(f"tree {tree}\n".encode())
+            _tree(h, tree, excluded)
+    except (_Unsure, OSError) as exc:
+        log.debug("no build record: %s", exc)
+        return None
+    return h.hexdigest()
+
+
+def _record_path(cache_dir: Path, key: str) -> Path:
+    return cache_dir / "records" / f"{key}.json"
+
+
+def _layer_json(layer: Layer) -> dict[str, Any]:
+    return {"mediaType": layer.media_type, "digest": str(layer.digest), "size": layer.size,
+            "diffID": str(layer.diff_id)}
+
+
+def save(cache_dir: Path, key: str, images: list[RecordedImage]) -> None:
+    from ..oci.sinks._atomic import write_bytes_atomic
+    doc = {"builds": [{"binary": r.binary, "package": r.package,
+                       "images": [{"platform": str(img.config.platform),
+                                   "layers": [_layer_json(l) for l in img.layers]}
+                                  for img in r.artifact.images()]} for r in images]}
+    write_bytes_atomic(_record_path(cache_dir, key), json.dumps(doc, sort_keys=True).encode())
+
+
+def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[RecordedImage] | None:
+    """The images a build with these inputs made, rebuilt from their layers; None to build."""
+    path = _record_path(cache_dir, key)
+    try:
+        doc = json.loads(path.read_bytes())
+        out = []
+        for b in doc["builds"]:
+            images = []
+            for i in b["images"]:
+                layers = tuple(_layer(l, layers_dir) for l in i["layers"])
+                binary = AppBinary(b["binary"], Path(), Platform.parse(i["platform"]))
+                cfg = image_config(binary, [l.diff_id for l in layers], user=spec.user, env=(),
+                                   created=spec.source_date_epoch)
+                images.append(Image(cfg, layers))
+            artifact: Image | Index = images[0] if len(images) == 1 else Index(tuple(images))
+            out.append(RecordedImage(b["binary"], b["package"], artifact))
+        return out
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError, _Unsure) as exc:
+        log.debug("ignoring build record %s: %s", path.name, exc)
+        return None
+
+
+def _layer(doc: dict[str, Any], layers_dir: Path) -> Layer:
+    digest = Digest.parse(doc["digest"])
+    path = layers_dir / f"{digest.hex}.blob"
+    st = os.stat(path, follow_symlinks=False) if path.exists() else None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size != doc["size"]:
+        raise _Unsure(f"layer {digest} is no longer in the cache")
+    return Layer(doc["mediaType"], digest, int(doc["size"]), Digest.parse(doc["diffID"]), path)
