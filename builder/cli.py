@@ -12,14 +12,10 @@ import warnings
 from pathlib import Path
 
 import click
-import urllib3
 
-from .._version import __version__
 from ..oci import OciError, parse_reference
 from ..oci.registry.credentials import CredentialSources
-from ..oci.registry.httputil import QUERY
 from ..oci.registry.proxy import ProxyConfig
-from ..oci.registry.transport import RegistryOptions
 from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
 from .pipeline import build
@@ -49,6 +45,7 @@ class _RedactQueries(logging.Filter):
     parameters) so debug output never carries secrets (checklist 26)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        from ..oci.registry.httputil import QUERY
         if record.args:
             record.args = tuple(QUERY.sub("?…", a) if isinstance(a, str) else a for a in record.args)
         record.msg = QUERY.sub("?…", str(record.msg))
@@ -64,12 +61,10 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # The transport logs one line for an --insecure-registry host instead of a warning per request.
-    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="leango")
+@click.version_option(package_name="leango", prog_name="leango")
 def main() -> None:
     """Build minimal FROM-scratch OCI images from Go main packages, without a Docker daemon."""
 
@@ -176,7 +171,12 @@ def _credential_sources() -> CredentialSources:
     return CredentialSources.from_environ(os.environ, Path.home(), os.getuid())
 
 
-def _registry_options(insecure, registry_ca) -> RegistryOptions:
+def _registry_options(insecure, registry_ca):
+    import urllib3
+
+    from ..oci.registry.transport import RegistryOptions
+    # The transport logs one line for an --insecure-registry host instead of a warning per request.
+    warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
     # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
     system_ca = Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None
     return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, system_ca=system_ca,

@@ -7,15 +7,18 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import certifi
 
 from ..oci import Image, Index, Reference, parse_reference
 from ..oci.artifact import Artifact
 from ..oci.digest import Digest
-from ..oci.registry.tls import system_ca_file
-from ..oci.registry.upload import Progress
-from ..oci.sinks import DockerArchiveSink, LayoutSink, OciArchiveSink, PushResult, RegistrySink, Sink, SinkResult
+from ..oci.sinks.archive import OciArchiveSink
+from ..oci.sinks.base import Sink, SinkResult
+from ..oci.sinks.docker_archive import DockerArchiveSink
+from ..oci.sinks.layout import LayoutSink
+from ..oci.trust import system_ca_file
 from . import record
 from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
@@ -29,6 +32,10 @@ from .runner import Runner
 from .source import ModuleSources, locate
 from .spec import BuildSpec
 from .toolchain import Toolchain, find_toolchain
+
+if TYPE_CHECKING:  # the registry client (and requests) loads only when pushing
+    from ..oci.registry.upload import Progress
+    from ..oci.sinks.registry import PushResult
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +211,7 @@ def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str 
     if spec.outputs.tarball:
         sinks.append(DockerArchiveSink(named(spec.outputs.tarball), spec.source_date_epoch))
     if spec.push is not None:
+        from ..oci.sinks.registry import RegistrySink
         sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress))
     return sinks
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._version import __version__
+from .._version import version
 from ..oci import Digest, Image, Index, Platform
 from ..oci.layer import Layer
 from .containerize import AppBinary, BaseOptions, image_config
@@ -87,7 +87,7 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
               base: BaseOptions) -> str | None:
     h = hashlib.sha256()
     options = {
-        "version": [RECORD_VERSION, __version__],
+        "version": [RECORD_VERSION, version()],
         "toolchain": [toolchain.version, str(toolchain.goroot)],
         "sources": [str(sources.module_root), list(sources.patterns)],
         "platforms": [str(p) for p in spec.platforms],

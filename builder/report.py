@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from ..oci.sinks import PushResult
 from .pipeline import BuildResult, ImageBuild
+
+if TYPE_CHECKING:
+    from ..oci.sinks.registry import PushResult
 
 log = logging.getLogger("leango")
 

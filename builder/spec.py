@@ -5,12 +5,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..oci import OciError, Platform, Reference, parse_reference
 from ..oci.layer import COMPRESSIONS
 from ..oci.registry.credentials import CredentialSources
-from ..oci.registry.transport import RegistryOptions
+from ..oci.tarfs import MAX_MTIME
 from .errors import SpecError
+
+if TYPE_CHECKING:
+    from ..oci.registry.transport import RegistryOptions
 from .gobuild import CONTROLLED
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -45,7 +49,7 @@ class Outputs:
 class PushOptions:
     """Where and how to push; credentials are located, never carried, here."""
     credentials: CredentialSources = field(default_factory=CredentialSources)
-    registry: RegistryOptions = field(default_factory=RegistryOptions)
+    registry: RegistryOptions | None = None  # None: the defaults (TLS verified, system trust)
     mount_from: tuple[str, ...] = ()
 
 
@@ -107,8 +111,9 @@ class BuildSpec:
             raise SpecError("a platform is listed twice")
         if self.compression not in COMPRESSIONS or self.compression == "none":
             raise SpecError(f"unknown compression {self.compression!r}", "choose gzip or zstd")
-        if self.source_date_epoch < 0:
-            raise SpecError("SOURCE_DATE_EPOCH must be a non-negative integer")
+        if not 0 <= self.source_date_epoch <= MAX_MTIME:
+            raise SpecError(f"SOURCE_DATE_EPOCH must be between 0 and {MAX_MTIME} (the last second a tar "
+                            "header holds)")
         if not _USER.fullmatch(self.user):
             raise SpecError(f"invalid user {self.user!r}", "use UID[:GID] or NAME[:GROUP]")
         for key, _ in self.env:

@@ -13,9 +13,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ._version import __version__
+from ._version import version as _version
 
 if TYPE_CHECKING:
+    __version__: str
     from .builder import (
         BuildahError,
         BuildError,
@@ -49,6 +50,8 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":
+        return _version()
     if name in _FROM_BUILDER:
         return getattr(importlib.import_module(".builder", __name__), name)
     if name in _FROM_OCI:

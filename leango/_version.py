@@ -1,10 +1,23 @@
-"""The version, in one place: the installed distribution's metadata (pyproject.toml)."""
+"""The version, in one place: the installed distribution's metadata (pyproject.toml).
 
-from importlib.metadata import PackageNotFoundError, version
+Read on first use: importlib.metadata costs tens of milliseconds at start-up, which a
+no-change rebuild should not pay.
+"""
 
-try:
-    __version__ = version("leango")
-except PackageNotFoundError:  # imported from a source tree that was never installed
-    __version__ = "0+unknown"
+from __future__ import annotations
 
-USER_AGENT = f"leango/{__version__}"
+import functools
+
+
+@functools.cache
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as distribution_version
+    try:
+        return distribution_version("leango")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0+unknown"
+
+
+def user_agent() -> str:
+    return f"leango/{version()}"

@@ -18,6 +18,7 @@ from typing import BinaryIO
 from .errors import TarError
 
 DIR, FILE, SYMLINK = "dir", "file", "symlink"
+MAX_MTIME = 8**11 - 1  # eleven octal digits: 2242-03-16, the last second a USTAR header holds
 # setuid/setgid are refused; the sticky bit is allowed only with world-write
 # on a directory (/tmp is 1777 by convention and by the issue's request).
 _FORBIDDEN_BITS = stat.S_ISUID | stat.S_ISGID
@@ -108,8 +109,8 @@ def _tarinfo(entry: TarEntry, mtime: int) -> tarfile.TarInfo:
 
 def write_tar(out: BinaryIO, entries: Iterable[TarEntry], mtime: int = 0) -> None:
     """Stream a deterministic tar of entries to out (which is not closed)."""
-    if mtime < 0:
-        raise TarError(f"mtime must be >= 0, got {mtime}")
+    if not 0 <= mtime <= MAX_MTIME:
+        raise TarError(f"mtime must be between 0 and {MAX_MTIME} (what a USTAR header holds), got {mtime}")
     prepared = prepare(entries)
     try:
         with tarfile.open(fileobj=out, mode="w|", format=tarfile.USTAR_FORMAT) as tar:

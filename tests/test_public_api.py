@@ -58,7 +58,7 @@ def test_version_comes_from_the_distribution_metadata(tmp_path):
 
     from leango.oci.registry import transport
     assert leango.__version__ == version("leango") != "0+unknown"
-    assert f"leango/{leango.__version__}" == transport.USER_AGENT
+    assert f"leango/{leango.__version__}" == transport.user_agent()
     cli = subprocess.run([str(Path(sys.executable).parent / "leango"), "--version"], capture_output=True,
                          text=True, check=True)
     assert cli.stdout.strip() == f"leango, version {leango.__version__}"

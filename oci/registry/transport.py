@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
-from ..._version import USER_AGENT
+from ..._version import user_agent
 from ..errors import RegistryError
 from .auth import Authorizer, Challenge
 from .credentials import Credential
@@ -75,7 +75,7 @@ class Transport:
             log.warning("TLS verification is off for %s (--insecure-registry)", host)
         self.session = session or make_session(
             host, context=verifying_context(options.system_ca, options.ca_file), insecure=self.insecure)
-        self.session.headers["User-Agent"] = USER_AGENT
+        self.session.headers["User-Agent"] = user_agent()
         self.base = ""
         self._warned: set[str] = set()
         self._lock = threading.Lock()
