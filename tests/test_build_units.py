@@ -255,3 +255,15 @@ def test_stale_container_names():
     assert is_stale("leango-99999999-0123abcd") and not is_stale(f"leango-{os.getpid()}-0123abcd")
     for other in ("mybuild", "leango", "leango-abc-def", "working-container", "leango-1-2-xyz"):
         assert not is_stale(other)
+
+
+def test_prune_caches_empties_leangos_caches_only(tmp_path):
+    from leango.builder.containers import empty_caches
+    for name in ("go/mod/example.com/x@v1", "go/go-build/00", "layers", "records", "work/build-1"):
+        (tmp_path / name).mkdir(parents=True)
+    (tmp_path / "go/mod/example.com/x@v1/go.mod").write_text("module x\n")
+    (tmp_path / "go/mod/example.com/x@v1").chmod(0o555)  # the module cache is read-only by design
+    (tmp_path / "mine").mkdir()
+    removed = empty_caches(tmp_path)
+    assert sorted(p.name for p in removed) == ["go", "layers", "records", "work"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
