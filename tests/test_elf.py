@@ -43,10 +43,10 @@ def test_truncated_elf(tmp_path, static_binary):
         check_static(broken, 62)
 
 
-def test_cgo_go_binary_is_dynamic(tmp_path, goroot):
+def test_cgo_go_binary_is_dynamic(tmp_path, goroot, test_gocache):
     if shutil.which("gcc") is None:
         pytest.fail("gcc is needed to build the cgo fixture on the host: apt-get install gcc", pytrace=False)
-    env = dict(os.environ, CGO_ENABLED="1", GOROOT=str(goroot), GOCACHE=str(tmp_path / "cache"),
+    env = dict(os.environ, CGO_ENABLED="1", GOROOT=str(goroot), GOCACHE=str(test_gocache),
                GOTOOLCHAIN="local", GOFLAGS="", GOPROXY="off")
     out = tmp_path / "cgo-hello"
     subprocess.run([str(goroot / "bin" / "go"), "build", "-o", str(out), "."], check=True,
@@ -134,9 +134,9 @@ def test_program_header_offset_is_read_from_the_header(tmp_path, is64, little):
 @pytest.mark.parametrize("platform,machine", [
     ("linux/arm/v7", 40), ("linux/386", 3), ("linux/s390x", 22), ("linux/ppc64le", 21), ("linux/arm64", 183),
 ])
-def test_real_cross_compiled_static_binaries(tmp_path, goroot, platform, machine):
+def test_real_cross_compiled_static_binaries(tmp_path, goroot, test_gocache, platform, machine):
     from leango.builder.platform import go_env, parse_platform
-    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOROOT": str(goroot), "GOCACHE": str(tmp_path / "c"),
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "GOROOT": str(goroot), "GOCACHE": str(test_gocache),
            "GOTOOLCHAIN": "local", "GOFLAGS": "", "GOPROXY": "off", "CGO_ENABLED": "0",
            **go_env(parse_platform(platform))}
     out = tmp_path / "hello"
