@@ -9,7 +9,7 @@ import pytest
 
 from leango.builder.errors import SpecError
 from leango.builder.spec import BuildSpec, PushOptions, check_repo, parse_env, parse_epoch
-from leango.oci import Platform, parse_reference
+from leango.oci import OciError, Platform, parse_reference
 from leango.oci.tarfs import MAX_MTIME
 
 AMD64 = Platform("linux", "amd64")
@@ -52,7 +52,7 @@ def test_repo_is_checked():
 def _oci_error(text):
     try:
         parse_reference(text)
-    except Exception as exc:
+    except OciError as exc:
         return exc
     raise AssertionError(text)
 

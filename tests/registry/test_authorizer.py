@@ -100,6 +100,7 @@ def test_token_replaced_by_another_thread_is_used():
 def test_insufficient_scope_gets_a_new_token(caplog):
     auth, tokens = authorizer()
     first = auth.on_unauthorized(BEARER, SCOPES, None)
+    assert len(tokens.calls) == 1
     with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.auth"):
         again = auth.on_unauthorized(BEARER + ',error="insufficient_scope"', SCOPES, first)
     assert again == "Bearer t2"
