@@ -76,5 +76,5 @@ class Descriptor:
                 if plat else None,
                 artifact_type=obj.get("artifactType", ""),
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # AttributeError: a list for an object
             raise OciError(f"malformed descriptor {obj!r}: {exc}") from exc
