@@ -108,3 +108,102 @@ def test_error_keeps_every_entry():
 def test_invalid_policy_is_refused(kw):
     with pytest.raises(ValueError):
         RetryPolicy(**kw)
+
+
+# -- each boundary and message on its own (survivors of scripts/mutation) ---------------------
+
+def test_defaults():
+    p = RetryPolicy()
+    assert (p.max_attempts, p.backoff_base, p.backoff_max, p.max_retry_after) == (8, 0.5, 8.0, 60.0)
+
+
+@pytest.mark.parametrize("kw,message", [
+    ({"max_attempts": 0}, "max_attempts must be at least 1"),
+    ({"max_attempts": -3}, "max_attempts must be at least 1"),
+    ({"backoff_base": -0.1}, "need 0 <= backoff_base <= backoff_max"),
+    ({"backoff_base": 2, "backoff_max": 1}, "need 0 <= backoff_base <= backoff_max"),
+])
+def test_invalid_policy_messages(kw, message):
+    with pytest.raises(ValueError) as err:
+        RetryPolicy(**kw)
+    assert str(err.value) == message
+
+
+@pytest.mark.parametrize("kw", [{"max_attempts": 1}, {"backoff_base": 0}, {"backoff_base": 3, "backoff_max": 3}])
+def test_boundary_policies_are_accepted(kw):
+    assert RetryPolicy(**kw)
+
+
+def test_last_attempt_gets_no_delay():
+    policy = _policy(max_attempts=3, uniform=lambda a, b: b)
+    err = RegistryError("busy", status=503)
+    assert policy.delay(2, err) == 1.0
+    assert policy.delay(3, err) is None and policy.delay(4, err) is None
+
+
+def test_single_attempt_policy_never_retries():
+    policy = _policy(max_attempts=1)
+    assert policy.delay(1, RegistryError("busy", status=503)) is None
+
+
+def test_backoff_exact_values():
+    policy = _policy(backoff_base=1, backoff_max=4, uniform=lambda a, b: (a, b)[0])  # the lower bound
+    assert [policy.backoff(n) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 2.0]
+    calls = []
+    policy = _policy(backoff_base=1, backoff_max=4, uniform=lambda a, b: calls.append((a, b)) or b)
+    assert [policy.backoff(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 4.0]
+    assert calls == [(0, 0.5), (0, 1.0), (0, 2.0), (0, 2.0)]
+
+
+def test_retry_after_at_the_cap_is_not_warned(caplog):
+    policy = _policy(max_retry_after=60)
+    with caplog.at_level(logging.WARNING, logger="leango.oci.registry.retry"):
+        assert policy.delay(1, RegistryError("x", status=429, retry_after=60)) == 60
+        assert caplog.text == ""
+        assert policy.delay(1, RegistryError("x", status=429, retry_after=61)) == 60
+    assert "registry asked to retry after 61s; waiting at most 60s" in caplog.text
+
+
+def test_429_without_retry_after_backs_off():
+    policy = _policy(uniform=lambda a, b: b)
+    assert policy.delay(2, RegistryError("slow down", status=429)) == 1.0
+
+
+def test_wait_logs_and_sleeps(caplog):
+    policy = _policy(uniform=lambda a, b: b)
+    with caplog.at_level(logging.INFO, logger="leango.oci.registry.retry"):
+        assert policy.wait(1, RegistryError("busy", status=503), "PUT blob") is True
+    assert policy.sleep == [0.5]
+    assert "retrying in 0.5s (PUT blob: busy" in caplog.text
+    assert policy.wait(1, RegistryError("no", status=404), "GET") is False and policy.sleep == [0.5]
+
+
+def test_attempt_count_kept_when_the_error_already_counts_its_own():
+    policy = _policy(max_attempts=2)
+
+    def fails(attempt: int) -> None:
+        raise RegistryError("busy", status=503, attempts=5)
+
+    with pytest.raises(RegistryError) as err:
+        policy.run(fails, "op")
+    assert err.value.attempts == 5
+
+
+def test_a_final_error_on_the_first_attempt_counts_one():
+    policy = _policy()
+    with pytest.raises(RegistryError) as err:
+        policy.run(lambda _a: (_ for _ in ()).throw(RegistryError("denied", status=403)), "op")
+    assert err.value.attempts == 1 and "attempts" not in str(err.value)
+
+
+def test_run_passes_the_attempt_number():
+    policy = _policy(max_attempts=5)
+    seen = []
+
+    def op(attempt: int) -> int:
+        seen.append(attempt)
+        if attempt < 4:
+            raise RegistryError("reset")
+        return attempt
+
+    assert policy.run(op, "op") == 4 and seen == [1, 2, 3, 4]
