@@ -26,6 +26,7 @@ from typing import Any
 
 from .._version import version
 from ..oci import Digest, Image, Index, Platform
+from ..oci.layer import ENCODING as LAYER_ENCODING
 from ..oci.layer import Layer
 from .containerize import AppBinary, BaseOptions, image_config
 from .goenv import GoEnv
@@ -93,7 +94,7 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         "platforms": [str(p) for p in spec.platforms],
         "ldflags": spec.ldflags, "build_tags": list(spec.build_tags), "env": [list(e) for e in spec.env],
         "binary_name": spec.binary_name, "offline": spec.offline, "user": spec.user,
-        "compression": base.compression, "mtime": base.mtime,
+        "compression": [base.compression, LAYER_ENCODING], "mtime": base.mtime,
         "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
     }
     h.update(json.dumps(options, sort_keys=True).encode())

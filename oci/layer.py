@@ -28,6 +28,15 @@ COMPRESSIONS = {
     "zstd": mediatypes.OCI_LAYER_ZSTD,
     "none": mediatypes.OCI_LAYER_TAR,
 }
+GZIP_LEVEL = 6
+# zstd level 9 in a worker thread: on Go binaries about 0.96x the gzip -6 size in about half
+# its time (level 3 was 1.00x; level 19 is 0.91x at ~8x gzip's time). See docs/benchmarks.md.
+# With one or more worker threads the output is the same bytes whatever their number, so the
+# digest does not depend on the machine's CPU count (tested); it differs from threads=0.
+ZSTD_LEVEL = 9
+ZSTD_THREADS = 1
+# Part of the no-change record's key: cached layer blobs made with other settings are not reused.
+ENCODING = f"gzip-{GZIP_LEVEL};zstd-{ZSTD_LEVEL}-mt"
 
 
 @dataclass(frozen=True)
@@ -63,9 +72,10 @@ class _Compressor:
         if self.compression == "gzip":
             # mtime=0 and an empty file name keep the gzip header fixed (checklist 31).
             self.writer = cast(BinaryIO, gzip.GzipFile(filename="", mode="wb", fileobj=self.sink, mtime=0,
-                                                        compresslevel=6))
+                                                        compresslevel=GZIP_LEVEL))
         elif self.compression == "zstd":
-            self.writer = cast(BinaryIO, zstandard.ZstdCompressor(level=3).stream_writer(self.sink, closefd=False))
+            self.writer = cast(BinaryIO, zstandard.ZstdCompressor(level=ZSTD_LEVEL, threads=ZSTD_THREADS).stream_writer(
+                self.sink, closefd=False))
         else:
             self.writer = self.sink
         return self.writer
