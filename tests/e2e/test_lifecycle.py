@@ -23,6 +23,17 @@ def _leango_containers() -> list[str]:
     return [n for n in out.split() if n.startswith("leango-")]
 
 
+def _go_compiling() -> bool:
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            argv0 = cmdline.read_bytes().split(b"\0", 1)[0]
+        except OSError:  # the process ended
+            continue
+        if argv0.endswith((b"/compile", b"/link", b"/asm")):
+            return True
+    return False
+
+
 @pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_signal_removes_the_container(sig, group, tmp_path):
     before = buildah_state()
@@ -37,7 +48,12 @@ def test_signal_removes_the_container(sig, group, tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no working container appeared"
         time.sleep(0.05)
-    time.sleep(0.5)  # let `buildah run` start the compiler
+    # Interrupt while Go compiles: wait for its compiler process (chroot isolation shares our
+    # pid namespace), so the signal lands mid-compile rather than after a guessed delay.
+    while not _go_compiling():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the compiler never started"
+        time.sleep(0.05)
     if group:
         os.killpg(proc.pid, sig)  # what a terminal's Ctrl-C does
     else:
