@@ -96,3 +96,26 @@ def test_the_largest_ustar_time_and_one_past_it():
     from leango.builder.platform import host_platform
     with pytest.raises(SpecError, match="SOURCE_DATE_EPOCH"):
         BuildSpec(sources=(".",), cache_dir=Path("/tmp"), platforms=(host_platform(),), source_date_epoch=MAX_MTIME + 1)
+
+
+# -- references: format then parse gives the same value -----------------------------------------
+
+_alnum = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789", min_size=1, max_size=6)
+_component = st.builds(lambda a, sep, b: a + sep + b if sep is not None else a,
+                       _alnum, st.sampled_from([None, ".", "_", "__", "-", "--"]), _alnum)
+_host = st.builds(lambda labels, port: ".".join(labels) + (f":{port}" if port else ""),
+                  st.lists(_alnum, min_size=2, max_size=3), st.one_of(st.none(), st.integers(1, 65535)))
+_tag = st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,20}", fullmatch=True)
+_digests = st.binary(min_size=1, max_size=8).map(Digest.of_bytes)
+
+
+@PROPS
+@given(_host, st.lists(_component, min_size=1, max_size=4), st.one_of(st.just(""), _tag),
+       st.one_of(st.none(), _digests))
+def test_reference_format_then_parse_round_trips(host, components, tag, digest):
+    from leango.oci.reference import Reference, parse_reference
+    ref = Reference(host, "/".join(components), tag, digest)
+    if not tag and digest is None:
+        ref = Reference(host, ref.repository, "latest")
+    assert parse_reference(str(ref)) == ref
+    assert str(parse_reference(str(ref))) == str(ref)
