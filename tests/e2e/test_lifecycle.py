@@ -23,15 +23,34 @@ def _leango_containers() -> list[str]:
     return [n for n in out.split() if n.startswith("leango-")]
 
 
-def _go_compiling() -> bool:
+def _parent(pid: int) -> int:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return 0
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _go_compiling(root: int) -> bool:
+    """A Go compiler, assembler or linker runs among root's descendants."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             argv0 = cmdline.read_bytes().split(b"\0", 1)[0]
         except OSError:  # the process ended
             continue
         if argv0.endswith((b"/compile", b"/link", b"/asm")):
-            return True
+            pid = int(cmdline.parent.name)
+            while pid > 1:
+                pid = _parent(pid)
+                if pid == root:
+                    return True
     return False
+
+
+def _default_sigint() -> None:
+    # A shell starts background jobs with SIGINT ignored, and an ignored signal stays ignored
+    # across exec: give leango the disposition a terminal's foreground command has.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 @pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGINT, True)])
@@ -42,7 +61,8 @@ def test_signal_removes_the_container(sig, group, tmp_path):
     proc = subprocess.Popen(
         [*leango_argv(), "build", str(FIXTURES / "https-get"), "--cache-dir",
          str(tmp_path / "cold"), "--oci-layout", str(tmp_path / "l")],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while not _leango_containers():
         assert proc.poll() is None, proc.communicate()
@@ -50,7 +70,7 @@ def test_signal_removes_the_container(sig, group, tmp_path):
         time.sleep(0.05)
     # Interrupt while Go compiles: wait for its compiler process (chroot isolation shares our
     # pid namespace), so the signal lands mid-compile rather than after a guessed delay.
-    while not _go_compiling():
+    while not _go_compiling(proc.pid):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the compiler never started"
         time.sleep(0.05)
