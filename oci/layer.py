@@ -29,8 +29,8 @@ COMPRESSIONS = {
     "none": mediatypes.OCI_LAYER_TAR,
 }
 GZIP_LEVEL = 6
-# zstd level 9 in a worker thread: on Go binaries about 0.96x the gzip -6 size in about half
-# its time (level 3 was 1.00x; level 19 is 0.91x at ~8x gzip's time). See docs/benchmarks.md.
+# zstd level 9 in a worker thread: on Go binaries 0.92-0.96x the gzip -6 size in 0.55-0.7x its
+# time (level 3 was 1.00x; level 19 is 0.82-0.91x at 8-10x gzip's time). `scripts/bench` measures it.
 # With one or more worker threads the output is the same bytes whatever their number, so the
 # digest does not depend on the machine's CPU count (tested); it differs from threads=0.
 ZSTD_LEVEL = 9
