@@ -135,13 +135,12 @@ def compression_table(runs: int) -> list[tuple[str, int, float]]:
     import zstandard
 
     from leango.oci.layer import ZSTD_LEVEL, ZSTD_THREADS, build_layer
-    from leango.oci.tarfs import FILE, TarEntry
+    from leango.oci.tarfs import FILE, TarEntry, write_tar
 
     spec = importlib.util.find_spec("go")
     binary = Path(spec.origin).parent / "bin" / "go"
     entries = [TarEntry("app", FILE, 0o755, binary.stat().st_size, lambda: open(binary, "rb"))]
     tar = io.BytesIO()
-    from leango.oci.tarfs import write_tar
     write_tar(tar, entries)
     data = tar.getvalue()
 

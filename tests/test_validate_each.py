@@ -14,7 +14,7 @@ from leango.oci.canonical import canonical_json
 from leango.oci.descriptor import Descriptor
 from leango.oci.digest import Digest
 from leango.oci.errors import DigestMismatch, LayoutError, OciError
-from leango.oci.sinks.layout import write_layout
+from leango.oci.sinks.layout import blob_path, write_layout
 from leango.oci.validate import diff_id, validate_layout
 
 
@@ -31,7 +31,14 @@ def _index(root):
 
 
 def _blob(root, digest):
-    return root / "blobs" / "sha256" / str(digest).split(":")[1]
+    return blob_path(root, Digest.parse(str(digest)))
+
+
+def _invalid(root, error=LayoutError):
+    """What validate_layout(root) raises (it must raise error)."""
+    with pytest.raises(error) as err:
+        validate_layout(root)
+    return err.value
 
 
 def _put(root, data: bytes) -> dict:
@@ -56,9 +63,8 @@ def test_a_good_layout_reports_everything(layout):
 def test_oci_layout_file(layout):
     root, _ = layout
     (root / "oci-layout").write_text('{"imageLayoutVersion": "1.1.0"}')
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value) == f"{root}: missing or invalid oci-layout file"
+    err = _invalid(root)
+    assert str(err) == f"{root}: missing or invalid oci-layout file"
     (root / "oci-layout").unlink()
     with pytest.raises(LayoutError, match="missing or invalid oci-layout file"):
         validate_layout(root)
@@ -67,17 +73,15 @@ def test_oci_layout_file(layout):
 def test_oci_layout_not_json(layout):
     root, _ = layout
     (root / "oci-layout").write_text("{")
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value).startswith("oci-layout: invalid JSON: ")
+    err = _invalid(root)
+    assert str(err).startswith("oci-layout: invalid JSON: ")
 
 
 def test_empty_index(layout):
     root, _ = layout
     (root / "index.json").write_text('{"schemaVersion": 2, "manifests": []}')
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value) == f"{root}: index.json lists no manifests"
+    err = _invalid(root)
+    assert str(err) == f"{root}: index.json lists no manifests"
 
 
 @pytest.mark.parametrize("which", ["manifest", "config", "layer"])
@@ -85,9 +89,8 @@ def test_missing_blob(layout, which):
     root, img = layout
     digest = {"manifest": img.digest, "config": img.config_descriptor.digest, "layer": img.layers[-1].digest}[which]
     _blob(root, digest).unlink()
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value) == f"blob {digest} is missing or not a regular file"
+    err = _invalid(root)
+    assert str(err) == f"blob {digest} is missing or not a regular file"
 
 
 def test_symlinked_blob(layout, tmp_path):
@@ -107,28 +110,25 @@ def test_altered_blob(layout):
     data = bytearray(path.read_bytes())
     data[-1] ^= 1
     path.write_bytes(bytes(data))
-    with pytest.raises(DigestMismatch) as err:
-        validate_layout(root)
-    assert err.value.what == f"blob {img.layers[0].digest.hex}"
-    assert err.value.expected == str(img.layers[0].digest)
-    assert err.value.actual == "sha256:" + hashlib.sha256(data).hexdigest()
+    err = _invalid(root, DigestMismatch)
+    assert err.what == f"blob {img.layers[0].digest.hex}"
+    assert err.expected == str(img.layers[0].digest)
+    assert err.actual == "sha256:" + hashlib.sha256(data).hexdigest()
 
 
 def test_wrong_size(layout):
     root, img = layout
     _set_entry(root, size=img.descriptor.size + 1)
-    with pytest.raises(DigestMismatch) as err:
-        validate_layout(root)
-    assert (err.value.what, err.value.expected, err.value.actual) == \
+    err = _invalid(root, DigestMismatch)
+    assert (err.what, err.expected, err.actual) == \
         (f"size of {img.digest}", str(img.descriptor.size + 1), str(img.descriptor.size))
 
 
 def test_manifest_media_type_differs(layout):
     root, img = layout
     _set_entry(root, mediaType=mediatypes.DOCKER_MANIFEST)
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value) == (f"manifest {img.digest}: mediaType {mediatypes.OCI_MANIFEST!r} "
+    err = _invalid(root)
+    assert str(err) == (f"manifest {img.digest}: mediaType {mediatypes.OCI_MANIFEST!r} "
                               f"differs from its descriptor's {mediatypes.DOCKER_MANIFEST!r}")
 
 
@@ -148,26 +148,23 @@ def _rewrite_manifest(root, img, edit_config=None, edit_manifest=None):
 def test_diff_ids_differ(layout):
     root, img = layout
     manifest = _rewrite_manifest(root, img, edit_config=lambda c: c["rootfs"]["diff_ids"].reverse())
-    with pytest.raises(DigestMismatch) as err:
-        validate_layout(root)
-    assert err.value.what == f"rootfs.diff_ids of config {manifest['config']['digest']}"
-    assert err.value.actual == str([str(l.diff_id) for l in img.layers])
+    err = _invalid(root, DigestMismatch)
+    assert err.what == f"rootfs.diff_ids of config {manifest['config']['digest']}"
+    assert err.actual == str([str(l.diff_id) for l in img.layers])
 
 
 def test_missing_rootfs(layout):
     root, img = layout
     _rewrite_manifest(root, img, edit_config=lambda c: c.pop("rootfs"))
-    with pytest.raises(DigestMismatch) as err:
-        validate_layout(root)
-    assert err.value.expected == "None"
+    err = _invalid(root, DigestMismatch)
+    assert err.expected == "None"
 
 
 def test_manifest_not_json(layout):
     root, _ = layout
     _set_entry(root, **_put(root, b"{not json"))
-    with pytest.raises(LayoutError) as err:
-        validate_layout(root)
-    assert str(err.value).startswith(hashlib.sha256(b"{not json").hexdigest() + ": invalid JSON: ")
+    err = _invalid(root)
+    assert str(err).startswith(hashlib.sha256(b"{not json").hexdigest() + ": invalid JSON: ")
 
 
 def test_artifact_layers_are_checked_as_files(layout):
