@@ -18,6 +18,7 @@ from ..oci.registry.credentials import CredentialSources
 from ..oci.registry.proxy import ProxyConfig
 from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
+from .gocache import RemoteCache
 from .pipeline import build
 from .platform import host_platform, parse_platform
 from .report import Progress, report
@@ -101,6 +102,13 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
+@click.option("--cache-from", "cache_from", multiple=True, metavar="REF",
+              help="Before compiling, pull the Go build cache that --cache-to pushed to REF (repeatable). "
+                   "Used only when made by the same Go toolchain on the same host architecture for these "
+                   "platforms; whoever can write REF can influence this build (docs/cache.md).")
+@click.option("--cache-to", metavar="REF",
+              help="After the build, push the Go build cache to REF as an OCI artifact; only chunks the "
+                   "registry lacks are uploaded.")
 @click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
               help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
 @click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -119,7 +127,8 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
-              insecure, registry_ca, mount_from, offline, rebuild, timeout, as_json, quiet, verbose):
+              cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, as_json, quiet,
+              verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
 
     \b
@@ -156,6 +165,9 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
                              tuple(mount_from)) if push else None,
             offline=offline,
             reuse=not rebuild,
+            remote_cache=RemoteCache(tuple(parse_reference(r) for r in cache_from),
+                                     parse_reference(cache_to) if cache_to else None, _credential_sources(),
+                                     _registry_options(insecure, registry_ca)) if cache_from or cache_to else None,
             timeout=timeout,
             go_environ=tuple(os.environ.items()),
             download_ca=Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None,
@@ -229,7 +241,8 @@ def _fail(exc: Exception, code: int) -> None:
 
 
 @main.command("prune")
-@click.option("--caches", is_flag=True, help="Also empty leango's Go build and module caches.")
+@click.option("--caches", is_flag=True,
+              help="Also empty leango's caches (Go build and module caches, layer blobs, build records).")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="The caches to empty. Default: $XDG_CACHE_HOME/leango.")
 def prune_cmd(caches, cache_dir):

@@ -73,13 +73,13 @@ def remove_stale(runner: Runner, env: dict[str, str] | None = None) -> list[str]
 
 
 def empty_caches(cache_dir: Path) -> list[Path]:
-    """Remove leango's caches under cache_dir (Go build and module caches, layer blobs and build
-    records, work files).
+    """Remove leango's caches under cache_dir (Go build and module caches, the chunks of the
+    registry-shared build cache, layer blobs and build records, work files).
 
     The module cache is read-only by design (as `go clean -modcache` knows): directories
     are made writable on the way. Only leango's own entries are touched."""
     removed = []
-    for name in ("go", "layers", "records", "work"):
+    for name in ("go", "gocache", "layers", "records", "work"):
         path = cache_dir / name
         if path.is_symlink() or not path.exists():
             continue

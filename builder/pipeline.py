@@ -19,7 +19,7 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import record
+from . import gocache, record
 from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -27,7 +27,7 @@ from .elf import check_static
 from .errors import SpecError
 from .goenv import GoEnv, read_go_env
 from .gorun import GoSteps, Paths, Target, targets
-from .platform import elf_machine
+from .platform import elf_machine, host_platform
 from .runner import Runner
 from .source import ModuleSources, locate
 from .spec import BuildSpec
@@ -133,13 +133,31 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
         written = write_sinks(output_sinks(spec, progress, made.binary), made.artifact, refs)
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
                                  tuple(r.with_digest(made.artifact.digest) for r in refs), tuple(written)))
+    remote = spec.remote_cache
+    if remote is not None and remote.cache_to is not None:  # after the images: they never wait on it
+        log.info("%s", gocache.save(remote, cache_key(spec, toolchain), _build_cache(spec), _cache_store(spec)))
     return BuildResult(tuple(builds), toolchain)
+
+
+def cache_key(spec: BuildSpec, toolchain: Toolchain) -> gocache.CacheKey:
+    return gocache.CacheKey(toolchain.version, str(host_platform()), tuple(sorted(str(p) for p in spec.platforms)))
+
+
+def _build_cache(spec: BuildSpec) -> Path:
+    return spec.cache_dir / "go" / "go-build"
+
+
+def _cache_store(spec: BuildSpec) -> gocache.Store:
+    return gocache.Store.open(spec.cache_dir / "gocache")
 
 
 def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
                   base: BaseOptions, layers_dir: Path) -> list[record.RecordedImage]:
     (spec.cache_dir / "work").mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="build-", dir=spec.cache_dir / "work") as tmp:
+        if spec.remote_cache is not None and spec.remote_cache.cache_from:
+            _build_cache(spec).mkdir(parents=True, exist_ok=True)
+            gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), _cache_store(spec))
         compiled = _compile_all(spec, runner, sources, toolchain, go, Path(tmp))
         base_layer = build_base_layer(base, layers_dir)
         images = []
@@ -152,10 +170,9 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
 
 
 def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
-    cache = spec.cache_dir / "go"
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
     paths = Paths(module=sources.module_root, out=work / "out", tmp=work / "tmp",
-                  build_cache=cache / "go-build", mod_cache=cache / "mod", ca_file=download_ca,
+                  build_cache=_build_cache(spec), mod_cache=spec.cache_dir / "go" / "mod", ca_file=download_ca,
                   netrc=spec.netrc, replacements=sources.replacements)
     for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
         d.mkdir(parents=True, exist_ok=True)

@@ -15,6 +15,7 @@ from .errors import SpecError
 
 if TYPE_CHECKING:
     from ..oci.registry.transport import RegistryOptions
+    from .gocache import RemoteCache
 from .gobuild import CONTROLLED
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -89,6 +90,7 @@ class BuildSpec:
     netrc: Path | None = None
     cwd: Path | None = None
     reuse: bool = True  # a build whose inputs are all unchanged reuses the last images (record.py)
+    remote_cache: RemoteCache | None = None  # --cache-from / --cache-to (gocache.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):

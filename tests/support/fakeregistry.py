@@ -31,6 +31,7 @@ class Behaviour:
     wrong_manifest_digest: bool = False
     pull_only_tokens: int = 0  # the first N tokens grant pull only (forces insufficient_scope)
     realm: str = ""  # override the token realm URL
+    blob_redirect: bool = False  # GET blob answers 307 to blob_store (storage on another host)
 
 
 @dataclass
@@ -179,6 +180,12 @@ class FakeRegistry:
                 h.send_header("Docker-Content-Digest", rest)
                 h.end_headers()
                 return
+            if call.method == "GET":
+                if self.b.blob_redirect:
+                    return self._send(h, 307, headers=[
+                        ("Location", f"http://{self.blob_store.host}/v2/{repo}/blobs/{rest}")])
+                data = store.get(rest)
+                return self._error(h, 404, "BLOB_UNKNOWN") if data is None else self._send(h, 200, data)
             return self._send(h, 405)
         if rest == "uploads/" and call.method == "POST":
             source = self.blobs.get(call.query.get("from", ""), {})

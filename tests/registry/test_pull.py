@@ -1,0 +1,117 @@
+"""Pulling: manifests by tag and digest, blobs verified while they stream, redirects to storage."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+
+from leango.oci import Digest, mediatypes
+from leango.oci.blob import Blob
+from leango.oci.descriptor import Descriptor
+from leango.oci.errors import RegistryError
+from leango.oci.manifest import Manifest
+from leango.oci.registry.credentials import Credential
+from leango.oci.registry.pull import Puller
+from leango.oci.registry.transport import RegistryOptions, Transport
+from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
+from support.faultproxy import Fault
+
+FILE = b"cache chunk bytes " * 1000
+
+
+def artifact(data: bytes = FILE) -> Manifest:
+    blob = Blob(Descriptor("application/vnd.test.file", Digest.of_bytes(data), len(data),
+                           (("org.opencontainers.image.title", "f.bin"),)), data=data)
+    return Manifest("application/vnd.test.artifact", (blob,))
+
+
+def puller(host: str, repo: str, cred=Credential(), **opts) -> Puller:
+    options = RegistryOptions(**({"retry": instant_retry(4)} | opts))
+    return Puller(Transport(host, cred, options), repo)
+
+
+def test_manifest_by_tag_and_by_digest_and_blob(registry, do_push):
+    art = artifact()
+    do_push(art, [f"{registry.host}/pull/one:v1"])
+    p = puller(registry.host, "pull/one")
+    by_tag = p.manifest("v1")
+    assert by_tag.raw == art.raw and by_tag.digest == art.digest and by_tag.media_type == mediatypes.OCI_MANIFEST
+    assert p.manifest(str(art.digest)).raw == art.raw
+    out = io.BytesIO()
+    p.blob(art.layers[0].descriptor, out)
+    assert out.getvalue() == FILE
+
+
+def test_missing_manifest_is_a_404(registry):
+    with pytest.raises(RegistryError) as err:
+        puller(registry.host, "pull/none").manifest("v1")
+    assert err.value.status == 404
+
+
+def test_blob_of_other_content_is_refused_at_once(registry, do_push, proxy):
+    art = artifact()
+    do_push(art, [f"{registry.host}/pull/bad:v1"])
+    desc = art.layers[0].descriptor
+    wrong = bytes(reversed(FILE))  # same length, other bytes
+    proxy.add(Fault("GET", "/blobs/sha256:", "status", status=200, body=wrong, times=-1))
+    with pytest.raises(RegistryError, match=f"blob {desc.digest} from the registry has digest "
+                                            f"sha256:{hashlib.sha256(wrong).hexdigest()}") as err:
+        puller(proxy.host, "pull/bad").blob(desc, io.BytesIO())
+    assert err.value.attempts == 1, "a wrong digest is final, not retried"
+
+
+def test_longer_blob_is_refused(registry, do_push, proxy):
+    art = artifact()
+    do_push(art, [f"{registry.host}/pull/long:v1"])
+    proxy.add(Fault("GET", "/blobs/sha256:", "status", status=200, body=FILE + b"x", times=-1))
+    with pytest.raises(RegistryError, match=f"is longer than its {len(FILE)} bytes"):
+        puller(proxy.host, "pull/long").blob(art.layers[0].descriptor, io.BytesIO())
+
+
+def test_short_blob_is_retried_from_the_start(registry, do_push, proxy):
+    art = artifact()
+    do_push(art, [f"{registry.host}/pull/short:v1"])
+    proxy.add(Fault("GET", "/blobs/sha256:", "status", status=200, body=FILE[:100], times=1))
+    out = io.BytesIO()
+    puller(proxy.host, "pull/short").blob(art.layers[0].descriptor, out)
+    assert out.getvalue() == FILE  # the second attempt wrote from byte 0, nothing doubled
+    assert len(proxy.requests("GET", "/blobs/sha256:")) == 2
+
+
+def test_manifest_by_digest_with_other_content_is_refused(registry, do_push, proxy):
+    art = artifact()
+    do_push(art, [f"{registry.host}/pull/md:v1"])
+    other = artifact(b"other").raw
+    proxy.add(Fault("GET", "/manifests/", "status", status=200, body=other,
+                    headers={"Content-Type": mediatypes.OCI_MANIFEST}, times=-1))
+    with pytest.raises(RegistryError, match="the registry sent other content than was asked for"):
+        puller(proxy.host, "pull/md").manifest(str(art.digest))
+
+
+def test_manifest_of_an_unasked_type_is_refused(registry, do_push, proxy):
+    do_push(artifact(), [f"{registry.host}/pull/mt:v1"])
+    proxy.add(Fault("GET", "/manifests/", "status", status=200, body=b"{}",
+                    headers={"Content-Type": "text/html"}, times=-1))
+    with pytest.raises(RegistryError, match="is a text/html, not one of"):
+        puller(proxy.host, "pull/mt").manifest("v1")
+
+
+def test_blob_redirect_to_storage_gets_no_authorization():
+    storage = FakeRegistry(Behaviour(), hostname="localhost")  # another host name, no auth
+    main = FakeRegistry(Behaviour(auth="basic", blob_redirect=True), blob_store=storage)
+    try:
+        storage.blobs = main.blobs
+        main.blobs["team/app"] = {str(Digest.of_bytes(FILE)): FILE}
+        out = io.BytesIO()
+        desc = Descriptor("application/octet-stream", Digest.of_bytes(FILE), len(FILE))
+        puller(main.host, "team/app", Credential(username="user", password="pass")).blob(desc, out)
+        assert out.getvalue() == FILE
+        assert storage.find("GET", "/blobs/"), "the blob did not come from storage"
+        assert all("Authorization" not in c.headers for c in storage.calls)
+        assert any("Authorization" in c.headers for c in main.find("GET", "/blobs/"))
+    finally:
+        main.close()
+        storage.close()

@@ -1,0 +1,183 @@
+"""The Go build cache as chunks: packing, reuse, boundaries, the key, and what unpack refuses."""
+
+from __future__ import annotations
+
+import io
+import os
+import tarfile
+
+import pytest
+import zstandard
+
+from leango.builder import gocache
+from leango.builder.gocache import CacheError, CacheKey, Store, pack, unpack
+from support.gocache import entry_name, fill
+
+
+def chunk_names(blob) -> list[str]:
+    with blob.open() as f, tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(f), mode="r|") as t:
+        return [m.name for m in t if m.isreg()]
+
+
+def zchunk(members: list[tuple[tarfile.TarInfo, bytes]]) -> io.BytesIO:
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.USTAR_FORMAT) as t:
+        for info, data in members:
+            t.addfile(info, io.BytesIO(data) if data else None)
+    return io.BytesIO(zstandard.ZstdCompressor().compress(raw.getvalue()))
+
+
+def regular(name: str, data: bytes = b"x") -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.size = len(data)
+    return info, data
+
+
+def test_entries_are_the_go_cache_files_only(tmp_path):
+    names = fill(tmp_path, ["a", "b"]) + fill(tmp_path, ["c"], kind="a")
+    (tmp_path / "README").write_text("go cache")
+    (tmp_path / "trim.txt").write_text("1")
+    (tmp_path / names[0][:2] / "stray-file").write_text("x")
+    os.symlink(tmp_path / names[0], tmp_path / names[0][:2] / ("f" * 64 + "-d"))
+    found = gocache.entries(tmp_path)
+    assert sorted(found) == sorted(names)
+    assert found[names[0]] == names[0]  # an output is named by its content
+    assert found[names[2]].startswith(names[2] + "@")  # an action entry carries its content hash
+
+
+def test_pack_then_unpack_restores_every_entry_byte_for_byte(tmp_path):
+    src, dst = tmp_path / "src", tmp_path / "dst"
+    names = fill(src, [f"e{i}" for i in range(300)]) + fill(src, ["act1", "act2"], kind="a")
+    chunks = pack(src, Store(tmp_path / "store"))
+    assert len(chunks) > 1  # 302 names cut at ~1 in 64
+    assert sorted(n for c in chunks for n in chunk_names(c)) == sorted(names)
+    for chunk in chunks:
+        with chunk.open() as f:
+            unpack(f, dst)
+    for name in names:
+        assert (dst / name).read_bytes() == (src / name).read_bytes()
+
+
+def test_pack_is_deterministic(tmp_path):
+    src = tmp_path / "src"
+    fill(src, [f"e{i}" for i in range(200)])
+    one = [c.digest for c in pack(src, Store(tmp_path / "s1"))]
+    os.utime(src / entry_name("e3"), (1, 1))  # the file's time is not content
+    two = [c.digest for c in pack(src, Store(tmp_path / "s2"))]
+    assert one == two
+
+
+def test_a_new_entry_changes_one_chunk_and_the_others_are_reused(tmp_path):
+    src = tmp_path / "src"
+    fill(src, [f"e{i}" for i in range(400)])
+    store = Store(tmp_path / "store")
+    before = {c.digest for c in pack(src, store)}
+    fill(src, ["a-new-one"])
+    after = {c.digest for c in pack(src, Store.open(store.root))}
+    assert len(after - before) == 1
+    assert len(before - after) == 0  # reused as they were: the registry already has them
+
+
+def test_a_rewritten_action_entry_is_not_served_from_the_old_chunk(tmp_path):
+    src = tmp_path / "src"
+    fill(src, [f"e{i}" for i in range(50)])
+    (action,) = fill(src, ["act"], kind="a")
+    store = Store(tmp_path / "store")
+    before = {c.digest for c in pack(src, store)}
+    (src / action).write_bytes(b"rewritten by go")
+    chunks = pack(src, Store.open(store.root))
+    holding = [c for c in chunks if action in chunk_names(c)]
+    assert len(holding) == 1 and holding[0].digest not in before
+    with holding[0].open() as f:
+        unpack(f, tmp_path / "dst")
+    assert (tmp_path / "dst" / action).read_bytes() == b"rewritten by go"
+
+
+def test_trimmed_entries_leave_the_cache(tmp_path):
+    src = tmp_path / "src"
+    names = fill(src, [f"e{i}" for i in range(200)])
+    store = Store(tmp_path / "store")
+    pack(src, store)
+    (src / names[7]).unlink()  # go's trim removed it
+    chunks = pack(src, Store.open(store.root))
+    assert names[7] not in {n for c in chunks for n in chunk_names(c)}
+    assert len({n for c in chunks for n in chunk_names(c)}) == 199
+    assert sorted(p.name for p in (store.root / "blobs").iterdir()) == sorted(
+        str(c.digest).replace(":", "-") for c in chunks)  # chunks no longer used are deleted
+
+
+def test_too_many_chunks_are_repacked_once(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "MAX_CHUNKS", 3)
+    src = tmp_path / "src"
+    store = Store(tmp_path / "store")
+    for round_ in range(4):  # each round adds a chunk's worth of new entries next to the reused ones
+        fill(src, [f"r{round_}-{i}" for i in range(5)])
+        chunks = pack(src, Store.open(store.root))
+    assert len(chunks) <= 3
+    assert len({n for c in chunks for n in chunk_names(c)}) == 20
+
+
+def test_a_large_run_of_files_is_cut_by_size(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "BOUNDARY_ONE_IN", 10**9)  # no name boundary at all
+    monkeypatch.setattr(gocache, "MAX_CHUNK_BYTES", 1000)
+    src = tmp_path / "src"
+    fill(src, [f"e{i}" for i in range(30)], size=300)
+    chunks = pack(src, Store(tmp_path / "store"))
+    # files of 320 bytes: the fourth brings a chunk to 1280 >= 1000 and ends it
+    assert [len(chunk_names(c)) for c in chunks] == [4] * 7 + [2]
+
+
+def test_unpack_keeps_an_existing_entry(tmp_path):
+    name = entry_name("x")
+    (tmp_path / name).parent.mkdir(parents=True)
+    (tmp_path / name).write_bytes(b"mine")
+    unpack(zchunk([regular(name, b"theirs")]), tmp_path)
+    assert (tmp_path / name).read_bytes() == b"mine"
+
+
+@pytest.mark.parametrize("member,why", [
+    (regular("../" + entry_name("x")), "not a Go build cache entry"),
+    (regular("/" + entry_name("x")), "not a Go build cache entry"),
+    (regular(entry_name("x")[:-2] + "-z"), "not a Go build cache entry"),
+    (regular("README"), "not a Go build cache entry"),
+    (regular("ab/" + "c" * 64 + "-d"), "not a Go build cache entry"),  # the directory is not the hash's
+], ids=["dotdot", "absolute", "bad-suffix", "other-file", "wrong-directory"])
+def test_unpack_refuses_what_is_not_a_cache_entry(tmp_path, member, why):
+    with pytest.raises(CacheError, match=why):
+        unpack(zchunk([member]), tmp_path / "cache")
+    assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_unpack_refuses_links_and_devices(tmp_path):
+    link = tarfile.TarInfo(entry_name("x"))
+    link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+    with pytest.raises(CacheError, match="not a Go build cache entry"):
+        unpack(zchunk([(link, b"")]), tmp_path)
+    assert not (tmp_path / entry_name("x")).exists()
+
+
+def test_unpack_refuses_what_is_not_zstd_tar(tmp_path):
+    with pytest.raises(CacheError, match="not a zstd-compressed tar"):
+        unpack(io.BytesIO(b"not zstd at all"), tmp_path)
+
+
+def test_key_annotations_and_mismatch():
+    key = CacheKey("go1.26.8", "linux/amd64", ("linux/amd64", "linux/arm64"))
+    same = dict(key.annotations())
+    assert same == {"dev.leango.cache.go-version": "go1.26.8", "dev.leango.cache.host": "linux/amd64",
+                    "dev.leango.cache.platforms": "linux/amd64,linux/arm64"}
+    assert key.mismatch(same) == ""
+    assert CacheKey("go1.26.8", "linux/amd64", ("linux/arm64",)).mismatch(same) == ""  # a subset may use it
+    assert key.mismatch(same | {"dev.leango.cache.go-version": "go1.25.0"}) == \
+        "made by go1.25.0, this build uses go1.26.8"
+    assert key.mismatch(same | {"dev.leango.cache.host": "linux/arm64"}) == \
+        "made on linux/arm64, this build runs on linux/amd64"
+    assert key.mismatch(same | {"dev.leango.cache.platforms": "linux/amd64"}) == \
+        "made for linux/amd64, not for linux/arm64"
+    assert key.mismatch({}) == "made by an unknown toolchain, this build uses go1.26.8"
+
+
+def test_cache_to_needs_a_tag():
+    from leango.oci import OciError, parse_reference
+    with pytest.raises(OciError, match="give a tag"):
+        gocache.RemoteCache(cache_to=parse_reference("localhost:5000/cache@sha256:" + "a" * 64))
