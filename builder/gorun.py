@@ -162,6 +162,43 @@ class GoSteps:
         return AppBinary(target.binary, self.paths.out / rel, platform)
 
 
+_REQUIRE = re.compile(r"^\s*require\b", re.M)
+_MODULE_PATH = re.compile(r"[A-Za-z0-9._~+/-]+")
+
+
+def modules_cached(module_root: Path, mod_cache: Path) -> bool:
+    """True when `go mod download` would have nothing to do: go.mod requires no module, or every
+    module go.sum names is in the module cache (extracted, and its go.mod file). `go build` still
+    checks each one against go.sum; when in doubt (no go.sum, a line it cannot read), download."""
+    try:
+        gomod = (module_root / "go.mod").read_text()
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not _REQUIRE.search(gomod):
+        return True
+    try:
+        lines = [line.split() for line in (module_root / "go.sum").read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return False
+    if not lines:
+        return False
+    for fields in lines:
+        if len(fields) != 3 or not all(_MODULE_PATH.fullmatch(f) and ".." not in f.split("/") for f in fields[:2]):
+            return False
+        path, version = _escape(fields[0]), _escape(fields[1])
+        if version.endswith("/go.mod"):
+            if not (mod_cache / "cache" / "download" / path / "@v" / f"{version[:-7]}.mod").is_file():
+                return False
+        elif not (mod_cache / f"{path}@{version}").is_dir():
+            return False
+    return True
+
+
+def _escape(text: str) -> str:
+    """The module cache's case encoding: an upper-case letter is '!' and its lower case."""
+    return re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), text)
+
+
 def targets(packages: list[GoPackage], binary_override: str = "") -> list[Target]:
     if binary_override and len(packages) > 1:
         raise SpecError("--binary-name names one binary; the sources hold several main packages: "

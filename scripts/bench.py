@@ -20,6 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import benchbuild
+from benchbuild import Row
+
 from support.registry import RealRegistry
 
 CHILD = r"""
@@ -168,49 +171,178 @@ def compression_table(runs: int) -> list[tuple[str, int, float]]:
     return rows
 
 
+def push_rows(tmp: Path, runs: int, size_mb: int, binary_mb: int) -> tuple[Row, float, float]:
+    """Push vs skopeo (a fresh registry for every push: nothing to skip or mount), and peak RSS."""
+    size = size_mb << 20
+    layer = tmp / "layer.tar.gz"
+    digest, diff_id, blob_size = make_layer(layer, size)
+    write_layout(layer, blob_size, digest, diff_id, tmp / "layout")
+    row = Row(f"push of a {size_mb} MiB layer", reference="skopeo copy", target=1.0)
+    peaks = []
+    for run in range(runs):
+        for who in ("leango", "skopeo"):
+            reg = RealRegistry(tmp / f"registry-{who}-{run}")
+            try:
+                if who == "leango":
+                    r = leango_push(layer, blob_size, digest, diff_id, f"{reg.host}/bench/app:v1")
+                    row.ours.append(r["seconds"])
+                    peaks.append(r["peak_kib"] / 1024)
+                else:
+                    row.theirs.append(skopeo_push(tmp / "layout", f"{reg.host}/bench/app:v1"))
+            finally:
+                reg.stop()
+    layer.unlink()
+    reg = RealRegistry(tmp / "registry-big")
+    try:
+        big = big_binary_rss(tmp, binary_mb, reg.host)
+    finally:
+        reg.stop()
+    return row, max(peaks), big["peak_kib"] / 1024
+
+
+def versions() -> dict[str, str]:
+    def first_line(argv: list[str]) -> str:
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+            return (out.stdout or out.stderr).strip().splitlines()[0]
+        except (OSError, IndexError, subprocess.TimeoutExpired):
+            return "not installed"
+    from importlib.metadata import version
+    return {"leango": version("leango"), "go": benchbuild.go_version(),
+            "buildah": first_line(["buildah", "--version"]), "skopeo": first_line(["skopeo", "--version"]),
+            "ko": first_line([str(benchbuild.TOOLS / "bin" / "ko"), "version"]),
+            "machine": f"{os.cpu_count()} CPUs, {first_line(['uname', '-sr'])}"}
+
+
+def markdown(rows: list[Row], rss: tuple[float, float, int], compression: list[tuple[str, int, float]],
+             runs: int, info: dict[str, str], plot: str) -> str:
+    lines = ["# Benchmarks", "",
+             f"Written by `scripts/bench` in one run ({time.strftime('%Y-%m-%d')}), median of {runs} runs per "
+             "case, each side timed as a whole command (wall clock) in the same invocation; ratios below 1 "
+             "mean leango is faster. Machines here are noisy: compare ratios, not seconds.", "",
+             "Versions: " + ", ".join(f"{k} {v}" for k, v in info.items()) + ".", "",
+             "| case | leango | reference | ratio | target | met |", "|---|---|---|---|---|---|"]
+    for r in rows:
+        ours, theirs = statistics.median(r.ours), statistics.median(r.theirs)
+        target = f"≤ {r.target:g}×" if r.target is not None else "—"
+        met = {True: "yes", False: "**no**", None: "—"}[r.met]
+        lines.append(f"| {r.case} | {ours:.2f} s | {r.reference} {theirs:.2f} s | {r.ratio:.3f}× | {target} | {met} |")
+    push_peak, big_peak, big_mb = rss
+    lines += ["", f"Peak RSS (VmHWM) of leango's process: pushing the layer above {push_peak:.0f} MiB; ELF check, "
+              f"layers, an OCI layout and a push of a {big_mb} MB binary {big_peak:.0f} MiB "
+              f"(target ≤ 64 MiB: {'met' if big_peak <= 64 else '**not met**'}).", "",
+              "Layer compression (the layer of the go command, one thread):", "",
+              "| setting | size | size vs gzip | time | time vs gzip |", "|---|---|---|---|---|"]
+    gz_size, gz_time = compression[0][1], compression[0][2]
+    for name, size, seconds in compression:
+        lines.append(f"| {name} | {size / 1e6:.2f} MB | {size / gz_size:.3f}× | {seconds:.2f} s | "
+                     f"{seconds / gz_time:.2f}× |")
+    lines += ["", f"![ratios against each reference]({plot})", "", HOW]
+    return "\n".join(lines) + "\n"
+
+
+HOW = """## What each case does
+
+- **cold**: empty caches on both sides; `buildah bud --no-cache` of the seed's multi-stage
+  Dockerfile (`FROM golang` built here from `debootstrap --variant=minbase bookworm` and the same Go;
+  `COPY`, `RUN go build`, `FROM scratch`, CA bundle, `USER`) against `leango build` with a fresh
+  `--cache-dir`. ko: an empty `GOCACHE`.
+- **edit**: a one-line change of `main.go`, every cache warm; bud's layer cache reuses the
+  `COPY go.mod` layer, then `go build` starts from an empty Go cache inside the build container.
+- **no change**: the same build again.
+- **fresh runner, registry cache, edit**: empty local caches, an edited `main.go`, and
+  `--cache-from` naming the Go build cache an earlier build pushed with `--cache-to` (the pull is
+  timed), against a cold `buildah bud`.
+- **ko** rows: `ko build --push=false --tarball --bare --sbom=none` (ko v0.19.1, the newest the
+  Go module proxy serves here) on the host, from a base image in a local registry (its default
+  base is on a registry this machine cannot reach); leango's times are the same rows' above.
+- **N-package program**: a generated module of that many packages (chains of imports, a dozen
+  functions and types each); both sides start from a cache holding the standard library they
+  compiled themselves; leango's time includes the container, the ELF check and the image.
+- **N binaries**: `leango build ./cmd/... --rebuild` against one `leango build ./cmd/cI --rebuild`
+  per binary, warm caches.
+- **push**: a layer of random bytes to a fresh local registry, against `skopeo copy` of the same
+  OCI layout.
+"""
+
+
+def plot_svg(rows: list[Row]) -> str:
+    """Horizontal bars of ratio (log scale, 0.01× to 10×), a tick at each target."""
+    import math
+    width, left, bar, gap = 760, 330, 18, 8
+    height = 40 + len(rows) * (bar + gap) + 30
+    lo, hi = math.log10(0.01), math.log10(10)
+
+    def x(v: float) -> float:
+        return left + (math.log10(max(min(v, 10), 0.01)) - lo) / (hi - lo) * (width - left - 20)
+
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           'font-family="sans-serif" font-size="12">', '<rect width="100%" height="100%" fill="white"/>',
+           f'<text x="{left}" y="18" font-weight="bold">leango / reference (log scale; left of 1× is faster)</text>']
+    for tick in (0.01, 0.1, 1, 10):
+        out.append(f'<line x1="{x(tick):.1f}" y1="28" x2="{x(tick):.1f}" y2="{height - 24}" stroke="#bbb"/>')
+        out.append(f'<text x="{x(tick):.1f}" y="{height - 8}" text-anchor="middle">{tick:g}×</text>')
+    for i, r in enumerate(rows):
+        y = 36 + i * (bar + gap)
+        color = {True: "#2e7d32", False: "#c62828", None: "#546e7a"}[r.met]
+        out.append(f'<text x="{left - 6}" y="{y + 13}" text-anchor="end">{_xml(r.case)}</text>')
+        out.append(f'<rect x="{x(0.01):.1f}" y="{y}" width="{x(r.ratio) - x(0.01):.1f}" height="{bar}" '
+                   f'fill="{color}"/>')
+        out.append(f'<text x="{x(r.ratio) + 4:.1f}" y="{y + 13}">{r.ratio:.2f}×</text>')
+        if r.target is not None:
+            out.append(f'<line x1="{x(r.target):.1f}" y1="{y - 2}" x2="{x(r.target):.1f}" y2="{y + bar + 2}" '
+                       'stroke="black" stroke-width="2"/>')
+    out.append("</svg>")
+    return "\n".join(out) + "\n"
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size-mb", type=int, default=256)
+    parser.add_argument("--quick", action="store_true",
+                        help="one run of small cases, no ko, nothing written: a smoke test of the benchmark")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--size-mb", type=int, default=256, help="size of the pushed layer")
     parser.add_argument("--binary-mb", type=int, default=500, help="size of the big-binary memory case")
+    parser.add_argument("--packages", type=int, default=300, help="packages of the generated large program")
+    parser.add_argument("--commands", type=int, default=4, help="binaries under ./cmd/ for the N-binaries case")
+    parser.add_argument("--only", choices=["builds", "push"], help="run only these cases (nothing written)")
+    parser.add_argument("--out", type=Path, default=Path("docs/benchmarks.md"))
     args = parser.parse_args()
-    size = args.size_mb << 20
-    with tempfile.TemporaryDirectory(prefix="leango-bench-") as tmp:
-        tmp = Path(tmp)
-        layer = tmp / "layer.tar.gz"
-        digest, diff_id, blob_size = make_layer(layer, size)
-        write_layout(layer, blob_size, digest, diff_id, tmp / "layout")
-        ours, theirs, peaks = [], [], []
-        for run in range(args.runs):
-            # A fresh registry for every push: nothing to skip or mount.
-            for who in ("leango", "skopeo"):
-                reg = RealRegistry(tmp / f"registry-{who}-{run}")
-                try:
-                    if who == "leango":
-                        r = leango_push(layer, blob_size, digest, diff_id, f"{reg.host}/bench/app:v1")
-                        ours.append(r["seconds"])
-                        peaks.append(r["peak_kib"] / 1024)
-                    else:
-                        theirs.append(skopeo_push(tmp / "layout", f"{reg.host}/bench/app:v1"))
-                finally:
-                    reg.stop()
-        reg = RealRegistry(tmp / "registry-big")
-        try:
-            big = big_binary_rss(tmp, args.binary_mb, reg.host)
-        finally:
-            reg.stop()
-    lo, ref = statistics.median(ours), statistics.median(theirs)
-    rows = compression_table(args.runs)
-    print(f"layer of a Go binary (the go command), median of {args.runs} runs:")
-    gz_size, gz_time = rows[0][1], rows[0][2]
-    for name, size, seconds in rows:
-        print(f"  {name:32} {size / 1e6:7.2f} MB  size {size / gz_size:.3f} x gzip   time {seconds:6.2f} s "
-              f"= {seconds / gz_time:.2f} x gzip")
-    print(f"push of a {args.size_mb} MiB layer, median of {args.runs} runs each:")
-    print(f"  leango {lo:.2f} s   skopeo copy (reference) {ref:.2f} s   ratio leango/skopeo = {lo / ref:.2f}")
-    print(f"  leango peak RSS {max(peaks):.0f} MiB = {max(peaks) / args.size_mb:.3f} x layer size")
-    print(f"{args.binary_mb} MB binary: ELF check + layers + OCI layout + push, leango peak RSS (VmHWM) "
-          f"{big['peak_kib'] / 1024:.0f} MiB (target <= 64 MiB; {big['start_kib'] / 1024:.0f} MiB after imports)")
+    if args.quick:
+        args.runs, args.size_mb, args.binary_mb, args.packages, args.commands = 1, 16, 32, 20, 2
+    rows: list[Row] = []
+    rss = (0.0, 0.0, args.binary_mb)
+    with tempfile.TemporaryDirectory(prefix="leango-bench-", dir="/var/tmp") as tmp_name:
+        tmp = Path(tmp_name)
+        if args.only != "push":
+            reg = RealRegistry(tmp / "registry-builds")
+            try:
+                rows += benchbuild.build_rows(tmp, reg.host, args.runs, args.packages, args.commands,
+                                              with_ko=not args.quick)
+            finally:
+                reg.stop()
+        if args.only != "builds":
+            push_row, push_peak, big_peak = push_rows(tmp, args.runs, args.size_mb, args.binary_mb)
+            rows.append(push_row)
+            rss = (push_peak, big_peak, args.binary_mb)
+    compression = compression_table(args.runs)
+    for r in rows:
+        target = f"target <= {r.target:g}x" if r.target is not None else ""
+        print(f"{r.case:42} leango {statistics.median(r.ours):7.2f} s  {r.reference} "
+              f"{statistics.median(r.theirs):.2f} s  ratio {r.ratio:.3f}  {target}"
+              + {True: " met", False: " NOT MET", None: ""}[r.met])
+    print(f"peak RSS: push {rss[0]:.0f} MiB; {args.binary_mb} MB binary build+push {rss[1]:.0f} MiB (target <= 64)")
+    for name, size, seconds in compression:
+        print(f"  {name:32} {size / 1e6:7.2f} MB  {size / compression[0][1]:.3f} x gzip  {seconds:6.2f} s")
+    if not args.quick and not args.only:
+        svg = args.out.with_suffix(".svg")
+        svg.write_text(plot_svg(rows))
+        args.out.write_text(markdown(rows, rss, compression, args.runs, versions(), svg.name))
+        print(f"wrote {args.out} and {svg}")
 
 
 if __name__ == "__main__":

@@ -146,6 +146,29 @@ def test_offline_builds_from_a_warm_cache_with_the_proxy_gone(app, ca, trust, tm
     assert offline.stdout == first.stdout  # the same digest
 
 
+def test_a_warm_module_cache_skips_the_download_step(app, ca, trust, tmp_path):
+    """Every module go.sum names is in the cache: no download step (no proxy request), and a
+    module gone from the cache brings the step back."""
+    private = GoProxy(ca, list(MODULES), USER, PASSWORD)
+    try:
+        env = _env(private.url, tmp_path, trust, _netrc(tmp_path, private.url))
+        cache = tmp_path / "cache"
+        first = leango("build", app, "--cache-dir", cache, "--oci-layout", tmp_path / "l1", env=env)
+        assert "downloading modules" in first.stderr
+        asked = len(private.requests)
+        again = leango("build", app, "--cache-dir", cache, "--rebuild", "--oci-layout", tmp_path / "l2", env=env)
+        assert "downloading modules" not in again.stderr and "compiling" in again.stderr
+        assert len(private.requests) == asked
+        assert again.stdout == first.stdout
+        extracted = cache / "go" / "mod" / "leango.test" / "shout@v0.2.0"
+        subprocess.run(["chmod", "-R", "u+w", str(extracted)], check=True)
+        shutil.rmtree(extracted)
+        third = leango("build", app, "--cache-dir", cache, "--rebuild", "--oci-layout", tmp_path / "l3", env=env)
+        assert "downloading modules" in third.stderr and third.stdout == first.stdout
+    finally:
+        private.close()
+
+
 def test_offline_with_a_cold_cache_names_the_missing_module(app, proxy, trust, tmp_path):
     proc = leango("build", app, "--cache-dir", tmp_path / "cold", "-q", "--offline", check=False,
                   env=_env(proxy.url, tmp_path, trust, _netrc(tmp_path, proxy.url)))
