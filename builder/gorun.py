@@ -145,9 +145,11 @@ class GoSteps:
                                 "and your .netrc")
 
     def compile(self, target: Target, platform: Platform, *, ldflags: str, env: tuple[tuple[str, str], ...],
-                vendor: bool, offline: bool) -> AppBinary:
+                vendor: bool, offline: bool, announce: bool = True) -> AppBinary:
+        """announce=False: logged at debug level (a compile that may yet be discarded)."""
         rel = f"{str(platform).replace('/', '-')}/{target.binary}"
-        log.info("compiling %s for %s with %s", target.package.import_path, platform, self.toolchain.version)
+        log.log(logging.INFO if announce else logging.DEBUG, "compiling %s for %s with %s",
+                target.package.import_path, platform, self.toolchain.version)
         argv = gobuild.build_argv(target.package.import_path, rel, ldflags=ldflags, build_tags=self.build_tags,
                                   vendor=vendor)
         res = self._run("build", argv, gobuild.build_env(self.go, platform, env))

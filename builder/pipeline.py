@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,12 +25,12 @@ from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
 from .elf import check_static
-from .errors import DownloadError, SpecError
+from .errors import BuildError, CompileError, DownloadError, SpecError
 from .goenv import GoEnv, read_go_env
-from .gorun import GoSteps, Paths, Target, modules_cached, targets
+from .gorun import GoPackage, GoSteps, Paths, Target, modules_cached, targets
 from .platform import elf_machine, host_platform
 from .runner import Runner
-from .source import ModuleSources, locate
+from .source import ModuleSources, locate, module_path
 from .spec import BuildSpec
 from .toolchain import Toolchain, find_toolchain
 
@@ -181,33 +182,79 @@ def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
 
 def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
                  work: Path) -> list[tuple[Target, list[AppBinary]]]:
-    """One container session: list the main packages, download modules, compile every target."""
+    """One container session: list the main packages, download modules, compile every target.
+
+    When the source is one directory and no download is needed, the compile of the package
+    go.mod says is there starts at once, while `go list` runs beside it: its answer decides
+    whether that compile stands (one container run's latency less on every edit)."""
     paths = _paths(spec, sources, work)
     vendor = sources.has_vendor
+    need_download = not spec.offline and not vendor
+    # The download step (its own container run) only when a module may be missing.
+    skipped = [need_download and modules_cached(sources.module_root, paths.mod_cache)]
+    if skipped[0]:
+        log.debug("every module go.sum names is in the module cache: no download step")
     with BuildahSession(runner, timeout=spec.timeout) as session:
         steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
-        found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
-        _check_naming(spec, [t.binary for t in found])
-        # The download step (its own container run, ~0.4 s) only when a module may be missing.
-        skipped = [False]
-        if not spec.offline and not vendor:
-            if modules_cached(sources.module_root, paths.mod_cache):
-                skipped[0] = True
-                log.debug("every module go.sum names is in the module cache: no download step")
-            else:
-                steps.download()
 
-        def compile_one(target: Target, platform: Platform) -> AppBinary:
+        def compile_one(target: Target, platform: Platform, announce: bool = True) -> AppBinary:
             try:
                 return steps.compile(target, platform, ldflags=spec.ldflags, env=spec.env,
-                                     vendor=vendor and spec.offline, offline=spec.offline)
+                                     vendor=vendor and spec.offline, offline=spec.offline, announce=announce)
             except DownloadError:
                 if not skipped[0]:
                     raise
                 skipped[0] = False  # the cache was not complete after all: download, then again
                 steps.download()
-                return compile_one(target, platform)
+                return compile_one(target, platform, announce)
+
+        guess = _guess_target(spec, sources) if not need_download or skipped[0] else None
+        if guess is None:
+            found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
+            _check_naming(spec, [t.binary for t in found])
+            if need_download and not skipped[0]:
+                steps.download()
+            return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
+
+        early: list[AppBinary] = []
+        failed: BuildError | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="go-list") as pool:
+            def list_packages() -> list[GoPackage]:
+                packages = steps.main_packages(sources, spec.platforms[0])
+                if [p.import_path for p in packages] == [guess.package.import_path]:  # said once it is sure
+                    log.info("compiling %s for %s with %s", guess.package.import_path,
+                             ", ".join(map(str, spec.platforms)), toolchain.version)
+                return packages
+
+            listing = pool.submit(list_packages)
+            try:  # in the main thread, so that Ctrl-C stops the compiler at once
+                early = [compile_one(guess, platform, announce=False) for platform in spec.platforms]
+            except (CompileError, DownloadError) as exc:
+                failed = exc
+            found = targets(listing.result(), spec.binary_name)  # its errors say more than the compiler's
+        _check_naming(spec, [t.binary for t in found])
+        if [(t.package.import_path, t.binary) for t in found] == [(guess.package.import_path, guess.binary)]:
+            if failed is not None:
+                raise failed
+            return [(found[0], early)]
+        log.debug("go list found %s, not %s alone: compiling those", [t.package.import_path for t in found],
+                  guess.package.import_path)
         return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
+
+
+def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:
+    """The main package one directory SOURCE would be, from go.mod alone (None for patterns)."""
+    if len(sources.patterns) != 1 or sources.patterns[0].endswith("..."):
+        return None
+    module = module_path(sources.module_root)
+    rel = sources.patterns[0].removeprefix(".").lstrip("/")
+    if not module:
+        return None
+    try:
+        (target,) = targets([GoPackage(f"{module}/{rel}" if rel else module, "main", "")], spec.binary_name)
+    except BuildError:
+        return None
+    return target
 
 
 def _check_naming(spec: BuildSpec, found: list[str]) -> None:

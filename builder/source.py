@@ -140,6 +140,22 @@ def local_replacements(module_root: Path) -> list[tuple[Path, str]]:
     return out
 
 
+_MODULE_LINE = re.compile(r'module\s+(?:"([^"\s]+)"|([^"\s]+))')
+
+
+def module_path(module_root: Path) -> str:
+    """The module directive of go.mod ('' when it cannot be read plainly: go list decides then)."""
+    try:
+        text = (module_root / "go.mod").read_text()
+    except (OSError, UnicodeDecodeError):
+        return ""
+    for line in text.splitlines():
+        match = _MODULE_LINE.fullmatch(line.split("//", 1)[0].strip())
+        if match:
+            return match.group(1) or match.group(2)
+    return ""
+
+
 def binary_name(import_path: str) -> str:
     """As `go build` names a binary: the last element of the import path, skipping a /vN
     major-version suffix (cmd/go: "the last element ... not ending in /vN")."""
