@@ -233,7 +233,7 @@ def build_rows(tmp: Path, registry_host: str, runs: int, large_packages: int, co
                       "-t", "localhost/leango-bench/hello:bud", str(src)])
 
     def ko_build(src: Path, gocache: Path) -> float:
-        env = dict(os.environ, KO_DOCKER_REPO="ko.local/bench", KO_DEFAULTBASEIMAGE=base, GOCACHE=str(gocache),
+        env = dict(os.environ, KO_DOCKER_REPO="bench.invalid/ko", KO_DEFAULTBASEIMAGE=base, GOCACHE=str(gocache),
                    GOFLAGS="-trimpath", CGO_ENABLED="0", GOTOOLCHAIN="local",
                    PATH=f"{goroot() / 'bin'}:{os.environ['PATH']}")
         return timed([ko, "build", "--push=false", "--sbom=none", "--bare", f"--tarball={tmp / 'ko.tar'}",

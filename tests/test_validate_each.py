@@ -150,7 +150,22 @@ def test_diff_ids_differ(layout):
     manifest = _rewrite_manifest(root, img, edit_config=lambda c: c["rootfs"]["diff_ids"].reverse())
     err = _invalid(root, DigestMismatch)
     assert err.what == f"rootfs.diff_ids of config {manifest['config']['digest']}"
+    assert err.expected == str([str(l.diff_id) for l in reversed(img.layers)])
     assert err.actual == str([str(l.diff_id) for l in img.layers])
+
+
+def test_a_manifest_without_layers_has_none(layout):
+    root, img = layout
+    _rewrite_manifest(root, img, edit_manifest=lambda m: m.pop("layers"))
+    err = _invalid(root, DigestMismatch)
+    assert (err.expected, err.actual) == (str([str(l.diff_id) for l in img.layers]), "[]")
+
+
+def test_a_nested_index_without_manifests_lists_nothing(layout):
+    root, _ = layout
+    entry = _put(root, canonical_json({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX}))
+    _set_entry(root, mediaType=mediatypes.OCI_INDEX, **entry)
+    assert validate_layout(root).manifests == []
 
 
 def test_missing_rootfs(layout):

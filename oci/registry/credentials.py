@@ -121,8 +121,11 @@ def _decode_auth(entry: dict, where: str) -> Credential:
 HelperRunner = Callable[[list[str], str], "subprocess.CompletedProcess[str]"]
 
 
+HELPER_TIMEOUT = 60.0  # seconds a credential helper may take (one waiting on a prompt never ends)
+
+
 def run_helper(argv: list[str], stdin: str) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(argv, input=stdin, capture_output=True, text=True, timeout=HELPER_TIMEOUT, check=False)
 
 
 def _from_helper(helper: str, registry: str, run: HelperRunner) -> Credential:
