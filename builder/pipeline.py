@@ -185,8 +185,9 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
     """One container session: list the main packages, download modules, compile every target.
 
     When the source is one directory and no download is needed, the compile of the package
-    go.mod says is there starts at once, while `go list` runs beside it: its answer decides
-    whether that compile stands (one container run's latency less on every edit)."""
+    go.mod says is there starts at once, while `go list` runs beside it in a second throwaway
+    container: its answer decides whether that compile stands (one container run's latency
+    less on every edit)."""
     paths = _paths(spec, sources, work)
     vendor = sources.has_vendor
     need_download = not spec.offline and not vendor
@@ -220,7 +221,10 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
         failed: BuildError | None = None
         with ThreadPoolExecutor(1, thread_name_prefix="go-list") as pool:
             def list_packages() -> list[GoPackage]:
-                packages = steps.main_packages(sources, spec.platforms[0])
+                # A container of its own: two `buildah run`s in one container race on its rootfs.
+                with BuildahSession(runner, timeout=spec.timeout) as lister:
+                    packages = GoSteps(lister, toolchain, go, paths, spec.build_tags).main_packages(
+                        sources, spec.platforms[0])
                 if [p.import_path for p in packages] == [guess.package.import_path]:  # said once it is sure
                     log.info("compiling %s for %s with %s", guess.package.import_path,
                              ", ".join(map(str, spec.platforms)), toolchain.version)
