@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 WORK = Path(os.environ.get("LEANGO_BENCH_WORK", "/var/tmp/leango-bench"))
 TOOLS = Path(os.environ.get("LEANGO_TOOLS", "/opt/leango/tools"))
 KO = "github.com/google/ko@v0.19.1"  # the newest version the Go module proxy lists here
+RUN_ID = f"{os.getpid()}-{time.time_ns()}"
 FLAGS = ["-trimpath", "-buildvcs=false", "-ldflags", "-s -w -buildid="]
 
 DOCKERFILE = """\
@@ -48,7 +49,7 @@ MAIN = """package main
 import "fmt"
 
 func main() {{
-	fmt.Println("Hello world, edit {n}")
+	fmt.Println("Hello world, edit {n} of {run}")
 }}
 """
 
@@ -147,14 +148,15 @@ class Program:
     @classmethod
     def make(cls, root: Path, image: str = "") -> Program:
         shutil.copytree(ROOT / "fixtures" / "hello-world", root)
-        (root / "main.go").write_text(MAIN.format(n=0))
+        (root / "main.go").write_text(MAIN.format(n=0, run=RUN_ID))
         if image:
             (root / "Dockerfile").write_text(DOCKERFILE.format(image=image))
         return cls(root)
 
     def edit(self) -> None:
         self.edits += 1
-        (self.root / "main.go").write_text(MAIN.format(n=self.edits))
+        # Unique to this invocation: buildah keeps its layer cache between benchmark runs.
+        (self.root / "main.go").write_text(MAIN.format(n=self.edits, run=RUN_ID))
 
 
 def generate_large(root: Path, packages: int) -> Path:

@@ -207,6 +207,20 @@ def test_zstd_layers_are_what_one_worker_thread_writes(tmp_path):
     assert blob == compress(1) and blob != compress(0)
 
 
+def test_a_layer_is_written_in_its_directory_and_renamed(tmp_path, monkeypatch):
+    """The temporary blob lives in the layer directory: the rename never crosses filesystems."""
+    from leango.oci import layer as layer_module
+    seen = []
+    real_replace = os.replace
+
+    def replace(src, dst):
+        seen.append((os.path.dirname(src), os.path.dirname(dst)))
+        real_replace(src, dst)
+    monkeypatch.setattr(layer_module.os, "replace", replace)
+    build_layer([bytes_entry("f", b"x")], tmp_path / "layers")
+    assert seen == [(str(tmp_path / "layers"), str(tmp_path / "layers"))]
+
+
 # -- credentials ----------------------------------------------------------------------------
 
 def test_a_key_ending_in_x_keeps_it():
