@@ -215,7 +215,7 @@ def versions() -> dict[str, str]:
 
 
 def markdown(rows: list[Row], rss: tuple[float, float, int], compression: list[tuple[str, int, float]],
-             runs: int, info: dict[str, str], plot: str) -> str:
+             runs: int, info: dict[str, str], plot: str, profile: list[tuple[float, str]], packages: int) -> str:
     lines = ["# Benchmarks", "",
              f"Written by `scripts/bench` in one run ({time.strftime('%Y-%m-%d')}), median of {runs} runs per "
              "case, each side timed as a whole command (wall clock) in the same invocation; ratios below 1 "
@@ -237,7 +237,11 @@ def markdown(rows: list[Row], rss: tuple[float, float, int], compression: list[t
     for name, size, seconds in compression:
         lines.append(f"| {name} | {size / 1e6:.2f} MB | {size / gz_size:.3f}× | {seconds:.2f} s | "
                      f"{seconds / gz_time:.2f}× |")
-    lines += ["", f"![ratios against each reference]({plot})", "", HOW]
+    lines += ["", f"![ratios against each reference]({plot})", "",
+              f"Where the time of one more {packages}-package build goes (one package edited; `leango -vv` "
+              "log lines as they arrived):", "", "| at | event |", "|---|---|"]
+    lines += [f"| {t:.2f} s | {event.replace('|', '/')} |" for t, event in profile]
+    lines += ["", HOW]
     return "\n".join(lines) + "\n"
 
 
@@ -315,6 +319,7 @@ def main() -> None:
     if args.quick:
         args.runs, args.size_mb, args.binary_mb, args.packages, args.commands = 1, 16, 32, 20, 2
     rows: list[Row] = []
+    profile: list[tuple[float, str]] = []
     rss = (0.0, 0.0, args.binary_mb)
     with tempfile.TemporaryDirectory(prefix="leango-bench-", dir="/var/tmp") as tmp_name:
         tmp = Path(tmp_name)
@@ -323,6 +328,7 @@ def main() -> None:
             try:
                 rows += benchbuild.build_rows(tmp, reg.host, args.runs, args.packages, args.commands,
                                               with_ko=not args.quick)
+                profile = benchbuild.profile_large(tmp, tmp / "cache-warm", benchbuild.leango_cmd())
             finally:
                 reg.stop()
         if args.only != "builds":
@@ -336,12 +342,15 @@ def main() -> None:
               f"{statistics.median(r.theirs):.2f} s  ratio {r.ratio:.3f}  {target}"
               + {True: " met", False: " NOT MET", None: ""}[r.met])
     print(f"peak RSS: push {rss[0]:.0f} MiB; {args.binary_mb} MB binary build+push {rss[1]:.0f} MiB (target <= 64)")
+    for t, event in profile:
+        print(f"  {t:6.2f} s  {event}")
     for name, size, seconds in compression:
         print(f"  {name:32} {size / 1e6:7.2f} MB  {size / compression[0][1]:.3f} x gzip  {seconds:6.2f} s")
     if not args.quick and not args.only:
         svg = args.out.with_suffix(".svg")
         svg.write_text(plot_svg(rows))
-        args.out.write_text(markdown(rows, rss, compression, args.runs, versions(), svg.name))
+        args.out.write_text(markdown(rows, rss, compression, args.runs, versions(), svg.name, profile,
+                                     args.packages))
         print(f"wrote {args.out} and {svg}")
 
 

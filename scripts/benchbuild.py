@@ -326,6 +326,36 @@ def _commands_row(tmp: Path, warm: Path, runs: int, count: int, lg: str) -> Row:
     return row
 
 
+def timeline(argv: list[str], **kw) -> list[tuple[float, str]]:
+    """Where a leango run spends its time: its -vv log lines, timestamped as they arrive."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([*argv, "-vv"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, **kw)
+    assert proc.stderr is not None
+    events = []
+    for line in proc.stderr:
+        text = line.removeprefix("leango: ").strip()
+        if text.startswith("run: buildah run"):
+            text = "buildah run: go " + text.split("/usr/local/go/bin/go ", 1)[-1].split()[0]
+        elif text.startswith("run: "):
+            text = " ".join(text.split()[:3])
+        events.append((time.perf_counter() - start, text[:90]))
+    if proc.wait() != 0:
+        raise SystemExit(f"bench: {' '.join(argv)} failed")
+    events.append((time.perf_counter() - start, "exit"))
+    return events
+
+
+def profile_large(tmp: Path, warm: Path, lg: str) -> list[tuple[float, str]]:
+    """One more build of the large program (after the timed ones), edited, with its timeline."""
+    src = tmp / "large"
+    (src / "pkg" / "p0000" / "p.go").write_text((src / "pkg" / "p0000" / "p.go").read_text() + "\n// edited\n")
+    cache = tmp / "large-profile"
+    shutil.copytree(warm / "go" / "go-build", cache / "go" / "go-build", symlinks=True)
+    events = timeline([lg, "build", str(src), "--cache-dir", str(cache), "--oci-layout", str(tmp / "out-large")])
+    _rm_tree(cache)
+    return events
+
+
 def _rm_tree(path: Path) -> None:
     for root, dirs, _ in os.walk(path):
         for d in dirs:

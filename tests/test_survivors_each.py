@@ -327,3 +327,16 @@ def test_retry_log_names_what_is_retried(caplog):
 ])
 def test_challenges_after_a_comma(header, schemes):
     assert [c.scheme for c in parse_challenges(header)] == schemes
+
+
+def test_image_times_are_utc_whatever_the_local_zone(monkeypatch):
+    import time
+
+    from leango.oci.config import rfc3339
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert rfc3339(0) == "1970-01-01T00:00:00Z"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

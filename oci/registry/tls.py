@@ -47,6 +47,9 @@ def unverified_context() -> ssl.SSLContext:
     return context
 
 
+SEND_BLOCK = 1 << 20
+
+
 class TLSAdapter(HTTPAdapter):
     """An adapter whose trust is its SSL context alone, whatever `verify` a caller passes."""
 
@@ -55,7 +58,10 @@ class TLSAdapter(HTTPAdapter):
         super().__init__(**kwargs)
 
     def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **kw: Any) -> None:
-        super().init_poolmanager(connections, maxsize, block, ssl_context=self._context, **kw)
+        # Request bodies are read and sent SEND_BLOCK bytes at a time (http.client's default,
+        # 8 KiB, costs a read and a send call per 8 KiB of a layer).
+        super().init_poolmanager(connections, maxsize, block, ssl_context=self._context, blocksize=SEND_BLOCK,
+                                 **kw)
         # Connections whose wait for a response is bounded by deadline.RESPONSE_DEADLINE.
         self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
