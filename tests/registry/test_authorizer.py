@@ -104,7 +104,18 @@ def test_insufficient_scope_gets_a_new_token(caplog):
     with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.auth"):
         again = auth.on_unauthorized(BEARER + ',error="insufficient_scope"', SCOPES, first)
     assert again == "Bearer t2"
-    assert "token lacks scope repository:a:pull,push; requesting a new one" in caplog.text
+    assert [r.getMessage() for r in caplog.records] == [
+        "token lacks scope repository:a:pull,push; requesting a new one"]
+
+
+def test_insufficient_scope_names_every_scope(caplog):
+    auth, _ = authorizer()
+    scopes = ("repository:a:pull,push", "repository:b:pull")
+    first = auth.on_unauthorized(BEARER, scopes, None)
+    with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.auth"):
+        auth.on_unauthorized(BEARER + ',error="insufficient_scope"', scopes, first)
+    assert [r.getMessage() for r in caplog.records] == [
+        "token lacks scope repository:a:pull,push repository:b:pull; requesting a new one"]
 
 
 def test_bearer_without_realm():
