@@ -84,15 +84,17 @@ def test_sigkill_mid_build_then_a_new_run_leaves_buildah_as_it_was(tmp_path):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no working container appeared"
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGKILL)  # no finally, no signal handler: the container stays
+    os.killpg(proc.pid, signal.SIGKILL)  # no finally, no signal handler: the containers stay
     proc.wait()
-    assert len(buildah_state()[0]) == len(before[0]) + 1
+    # One, or two when `go list` had started beside the compile in a container of its own.
+    left = len(buildah_state()[0]) - len(before[0])
+    assert left in (1, 2)
     # Someone else's container is never touched.
     subprocess.run(["buildah", "from", "--name", "not-leango-1234-0123abcd", "scratch"],
                    capture_output=True, text=True, check=True)
     try:
         out = leango("prune")
-        assert "removed 1 stale container(s): leango-" in out.stdout
+        assert f"removed {left} stale container(s): leango-" in out.stdout
         names = subprocess.run(["buildah", "containers", "--format", "{{.ContainerName}}"],
                                capture_output=True, text=True, check=True).stdout.split()
         assert "not-leango-1234-0123abcd" in names
