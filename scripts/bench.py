@@ -209,7 +209,8 @@ def versions() -> dict[str, str]:
             return "not installed"
     from importlib.metadata import version
     return {"leango": version("leango"), "go": benchbuild.go_version(),
-            "buildah": first_line(["buildah", "--version"]), "skopeo": first_line(["skopeo", "--version"]),
+            "buildah": first_line(["buildah", "--version"]).removeprefix("buildah version "),
+            "skopeo": first_line(["skopeo", "--version"]).removeprefix("skopeo version "),
             "ko": first_line([str(benchbuild.TOOLS / "bin" / "ko"), "version"]),
             "machine": f"{os.cpu_count()} CPUs, {first_line(['uname', '-sr'])}"}
 
