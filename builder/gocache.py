@@ -34,7 +34,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple, cast
 
 import zstandard
 
@@ -44,6 +44,7 @@ from ..oci.descriptor import Descriptor
 from ..oci.digest import Digest, HashingWriter
 from ..oci.errors import OciError, RegistryError
 from ..oci.manifest import Manifest
+from ..oci.sinks._atomic import atomic_writer, write_bytes_atomic
 from ..oci.tarfs import FILE, TarEntry, write_tar
 
 if TYPE_CHECKING:
@@ -126,8 +127,13 @@ def entries(build_cache: Path) -> dict[str, str]:
             path = build_cache / rel
             if not ENTRY.fullmatch(rel) or path.is_symlink() or not path.is_file():
                 continue
-            found[rel] = f"{rel}@{hashlib.sha256(path.read_bytes()).hexdigest()[:16]}" if rel.endswith("-a") else rel
+            found[rel] = _identity(rel, hashlib.sha256(path.read_bytes()).hexdigest()) if rel.endswith("-a") else rel
     return found
+
+
+def _identity(name: str, sha256_hex: str) -> str:
+    """How a chunk's index names an entry: an action entry with its content's hash."""
+    return f"{name}@{sha256_hex[:16]}" if name.endswith("-a") else name
 
 
 def boundaries(names: list[str]) -> Iterator[list[str]]:
@@ -168,9 +174,7 @@ class Store:
         for path in blobs.iterdir() if blobs.is_dir() else ():
             if path.name not in live:
                 path.unlink(missing_ok=True)
-        tmp = self.root / "index.json.tmp"
-        tmp.write_text(json.dumps({"chunks": self.chunks}, sort_keys=True))
-        os.replace(tmp, self.root / "index.json")
+        write_bytes_atomic(self.root / "index.json", json.dumps({"chunks": self.chunks}, sort_keys=True).encode())
 
 
 def _opener(path: Path) -> Callable[[], BinaryIO]:
@@ -246,11 +250,17 @@ def _chunk_blob(store: Store, digest: str, idents: list[str]) -> Blob:
     return Blob(Descriptor(CHUNK_TYPE, Digest.parse(digest), path.stat().st_size, ((TITLE, title),)), path=path)
 
 
-def unpack(blob: BinaryIO, build_cache: Path) -> list[str]:
-    """Extract one verified chunk into build_cache; returns the identities of its files.
+class Unpacked(NamedTuple):
+    idents: list[str]  # every file of the chunk
+    added: int  # files written (those not already in the cache)
+
+
+def unpack(blob: BinaryIO, build_cache: Path) -> Unpacked:
+    """Extract one verified chunk into build_cache.
     Existing entries are kept (Go writes an entry once, under a name derived from content
     or action); anything that is not a Go cache entry refuses the whole chunk."""
     idents: list[str] = []
+    added = 0
     reader = zstandard.ZstdDecompressor().stream_reader(blob, closefd=False)
     try:
         with tarfile.open(fileobj=reader, mode="r|") as tar:
@@ -266,16 +276,19 @@ def unpack(blob: BinaryIO, build_cache: Path) -> list[str]:
                 assert src is not None  # a regular file
                 data_path = build_cache / name
                 data_path.parent.mkdir(parents=True, exist_ok=True)
-                ident = _extract_one(cast(BinaryIO, src), data_path, name)
+                ident, wrote = _extract_one(cast(BinaryIO, src), data_path, name)
                 idents.append(ident)
+                added += wrote
     except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
         raise CacheError(f"a cache chunk is not a zstd-compressed tar: {exc}") from exc
-    return idents
+    return Unpacked(idents, added)
 
 
-def _extract_one(src: BinaryIO, path: Path, name: str) -> str:
+def _extract_one(src: BinaryIO, path: Path, name: str) -> tuple[str, bool]:
+    """(the file's identity, whether it was written)."""
     h = hashlib.sha256()
-    if path.exists():  # keep what this machine has; still read past it in the stream
+    exists = path.exists()
+    if exists:  # keep what this machine has; still read past it in the stream
         while chunk := src.read(1 << 20):
             h.update(chunk)
     else:
@@ -290,7 +303,7 @@ def _extract_one(src: BinaryIO, path: Path, name: str) -> str:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-    return f"{name}@{h.hexdigest()[:16]}" if name.endswith("-a") else name
+    return _identity(name, h.hexdigest()), not exists
 
 
 # -- the registry side ----------------------------------------------------------------------
@@ -319,7 +332,7 @@ def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache
     from ..oci.registry.transport import Transport
     from ..oci.sinks.registry import registry_host
 
-    before = len(entries(build_cache))
+    added = 0
     cred = resolve(remote.credentials or CredentialSources(), ref.registry, ref.repository)
     with Transport(registry_host(ref.registry), cred, remote.registry) as transport:
         puller = Puller(transport, ref.repository)
@@ -340,8 +353,9 @@ def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache
             else:
                 path = _download(puller, desc, store)
             with open(path, "rb") as blob:
-                store.chunks[str(desc.digest)] = unpack(blob, build_cache)
-    added = len(entries(build_cache)) - before
+                unpacked = unpack(blob, build_cache)
+            store.chunks[str(desc.digest)] = unpacked.idents
+            added += unpacked.added
     log.info("Go build cache from %s: %d chunks, %d entries added", ref, len(layers), added)
     return added
 
@@ -368,16 +382,9 @@ def _cache_layers(raw: bytes, ref: Reference, key: CacheKey) -> list[Descriptor]
 
 
 def _download(puller: Puller, desc: Descriptor, store: Store) -> Path:
-    (store.root / "blobs").mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=store.root / "blobs", prefix=".pull-")
-    try:
-        with os.fdopen(fd, "w+b") as out:
-            puller.blob(desc, out)
-        path = store.blob_path(str(desc.digest))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path = store.blob_path(str(desc.digest))
+    with atomic_writer(path) as out:  # a chunk that fails its digest never reaches the store
+        puller.blob(desc, out)
     return path
 
 

@@ -192,28 +192,29 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
     vendor = sources.has_vendor
     need_download = not spec.offline and not vendor
     # The download step (its own container run) only when a module may be missing.
-    skipped = [need_download and modules_cached(sources.module_root, paths.mod_cache)]
-    if skipped[0]:
+    skipped = need_download and modules_cached(sources.module_root, paths.mod_cache)
+    if skipped:
         log.debug("every module go.sum names is in the module cache: no download step")
     with BuildahSession(runner, timeout=spec.timeout) as session:
         steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
 
         def compile_one(target: Target, platform: Platform, announce: bool = True) -> AppBinary:
+            nonlocal skipped
             try:
                 return steps.compile(target, platform, ldflags=spec.ldflags, env=spec.env,
                                      vendor=vendor and spec.offline, offline=spec.offline, announce=announce)
             except DownloadError:
-                if not skipped[0]:
+                if not skipped:
                     raise
-                skipped[0] = False  # the cache was not complete after all: download, then again
+                skipped = False  # the cache was not complete after all: download, then again
                 steps.download()
                 return compile_one(target, platform, announce)
 
-        guess = _guess_target(spec, sources) if not need_download or skipped[0] else None
+        guess = _guess_target(spec, sources) if not need_download or skipped else None
         if guess is None:
             found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
             _check_naming(spec, [t.binary for t in found])
-            if need_download and not skipped[0]:
+            if need_download and not skipped:
                 steps.download()
             return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
 

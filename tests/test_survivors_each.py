@@ -214,16 +214,21 @@ def test_zstd_layers_are_what_one_worker_thread_writes(tmp_path):
     assert blob == compress(1) and blob != compress(0)
 
 
-def test_a_layer_is_written_in_its_directory_and_renamed(tmp_path, monkeypatch):
-    """The temporary blob lives in the layer directory: the rename never crosses filesystems."""
-    from leango.oci import layer as layer_module
+def _renames(monkeypatch) -> list[tuple[str, str]]:
+    """Every os.replace from now on, as (source directory, target directory)."""
     seen = []
     real_replace = os.replace
 
     def replace(src, dst):
         seen.append((os.path.dirname(src), os.path.dirname(dst)))
         real_replace(src, dst)
-    monkeypatch.setattr(layer_module.os, "replace", replace)
+    monkeypatch.setattr(os, "replace", replace)
+    return seen
+
+
+def test_a_layer_is_written_in_its_directory_and_renamed(tmp_path, monkeypatch):
+    """The temporary blob lives in the layer directory: the rename never crosses filesystems."""
+    seen = _renames(monkeypatch)
     build_layer([bytes_entry("f", b"x")], tmp_path / "layers")
     assert seen == [(str(tmp_path / "layers"), str(tmp_path / "layers"))]
 
@@ -283,13 +288,7 @@ def test_a_failed_write_leaves_no_temporary_file_and_keeps_its_error(tmp_path, m
 def test_credentials_are_written_beside_the_file_and_renamed(tmp_path, monkeypatch):
     """The temporary file lives in the target's directory: the rename is atomic there, and the
     secret never passes through another directory."""
-    seen = []
-    real_replace = os.replace
-
-    def replace(src, dst):
-        seen.append((os.path.dirname(src), os.path.dirname(dst)))
-        real_replace(src, dst)
-    monkeypatch.setattr(creds.os, "replace", replace)
+    seen = _renames(monkeypatch)
     creds.store_login(tmp_path / "auth.json", "r.io", "u", "p")
     assert seen == [(str(tmp_path), str(tmp_path))]
 
