@@ -17,9 +17,7 @@ import os
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -357,12 +355,7 @@ def profile_large(tmp: Path, warm: Path, lg: str) -> list[tuple[float, str]]:
 
 
 def _rm_tree(path: Path) -> None:
-    for root, dirs, _ in os.walk(path):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o755)  # the module cache is read-only by design
+    """A leango cache dir (its read-only module cache included) or a plain directory, gone."""
+    from leango.builder.containers import empty_caches
+    empty_caches(path)
     shutil.rmtree(path, ignore_errors=True)
-
-
-def with_tmp(fn: Callable[[Path], object]) -> object:
-    with tempfile.TemporaryDirectory(prefix="leango-bench-build-", dir="/var/tmp") as tmp:
-        return fn(Path(tmp))
