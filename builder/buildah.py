@@ -57,26 +57,33 @@ class BuildahSession:
         self.container = ""
         self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 
-    def _buildah(self, *args: str) -> Result:
+    def _buildah(self, *args: str, own_session: bool = False) -> Result:
         try:
-            return self.runner.run(["buildah", *args], env=self.env)
+            return self.runner.run(["buildah", *args], env=self.env, own_session=own_session)
         except FileNotFoundError as exc:
             raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
     def __enter__(self) -> BuildahSession:
         if threading.current_thread() is threading.main_thread():
             self._old_term = signal.signal(signal.SIGTERM, _raise_interrupted)
+        name = container_name()
         try:
-            name = container_name()
-            res = self._buildah("from", "--name", name, "--quiet", "scratch")
-            if not res.ok:
-                raise BuildahError(f"buildah from scratch failed: {_last_line(res.stderr)}",
-                                   _rootless_hint(res.stderr))
-            self.container = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else name
-            log.debug("working container %s", self.container)
-        except BaseException:
+            # Creation and removal run in sessions of their own: a Ctrl-C sent to leango's
+            # process group while they run would otherwise leave a container behind.
+            res = self._buildah("from", "--name", name, "--quiet", "scratch", own_session=True)
+        except BuildahError:
             self._restore_signals()
             raise
+        except BaseException:  # interrupted while the container was being made: it may exist
+            self._remove(name, quiet=True)
+            self._restore_signals()
+            raise
+        if not res.ok:
+            self._restore_signals()
+            raise BuildahError(f"buildah from scratch failed: {_last_line(res.stderr)}",
+                               _rootless_hint(res.stderr))
+        self.container = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else name
+        log.debug("working container %s", self.container)
         return self
 
     def run(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (),
@@ -110,21 +117,25 @@ class BuildahSession:
             raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
     def __exit__(self, *exc: object) -> None:
+        try:
+            if self.container:
+                self._remove(self.container)
+        finally:
+            self._restore_signals()
+
+    def _remove(self, container: str, *, quiet: bool = False) -> None:
         # Removal must not be cut short by a second Ctrl-C or SIGTERM.
         in_main = threading.current_thread() is threading.main_thread()
         old_int = signal.signal(signal.SIGINT, signal.SIG_IGN) if in_main else None
-        if in_main:
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        old_term = signal.signal(signal.SIGTERM, signal.SIG_IGN) if in_main else None
         try:
-            if self.container:
-                res = self._buildah("rm", self.container)
-                if not res.ok:
-                    log.warning("could not remove working container %s: %s",
-                                self.container, _last_line(res.stderr))
+            res = self._buildah("rm", container, own_session=True)
+            if not res.ok and not quiet:
+                log.warning("could not remove working container %s: %s", container, _last_line(res.stderr))
         finally:
             if in_main:
                 signal.signal(signal.SIGINT, old_int)
-            self._restore_signals()
+                signal.signal(signal.SIGTERM, old_term)
 
     def _restore_signals(self) -> None:
         if self._old_term is not None:

@@ -27,9 +27,12 @@ class Result:
 
 class Runner(Protocol):
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, timeout: float | None = None) -> Result:
+            cwd: str | None = None, timeout: float | None = None, own_session: bool = False) -> Result:
         """Run argv to completion and capture its output.
 
+        own_session starts the command in a session of its own, so that a terminal's Ctrl-C
+        (sent to leango's whole process group) does not cut it short: for the steps that create
+        and remove a working container, which must finish once begun.
         Raises FileNotFoundError when the program does not exist.
         """
 
@@ -40,13 +43,13 @@ class SubprocessRunner:
     SCRUBBED = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG")
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
-            cwd: str | None = None, timeout: float | None = None) -> Result:
+            cwd: str | None = None, timeout: float | None = None, own_session: bool = False) -> Result:
         log.debug("run: %s", " ".join(argv))
         if env is None:
             env = {k: v for k, v in os.environ.items() if k not in self.SCRUBBED}
         with subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              errors="replace") as proc:
+                              errors="replace", start_new_session=own_session) as proc:
             try:
                 stdout, stderr = proc.communicate(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -59,7 +62,10 @@ class SubprocessRunner:
                     proc.kill()
                     proc.communicate()
                 raise
-            except BaseException:  # an interrupt: stop the child now, as subprocess.run does
-                proc.kill()
+            except BaseException:  # an interrupt
+                if own_session:  # it must finish once begun: let it, then pass the interrupt on
+                    proc.communicate()
+                else:  # stop the child now, as subprocess.run does
+                    proc.kill()
                 raise
         return Result(tuple(argv), proc.returncode, stdout, stderr)

@@ -175,7 +175,7 @@ class _ScriptedRunner:
     def __init__(self, answers):
         self.answers, self.runs = list(answers), 0
 
-    def run(self, argv, *, env=None, cwd=None, timeout=None):
+    def run(self, argv, *, env=None, cwd=None, timeout=None, own_session=False):
         from leango.builder.runner import Result
         if argv[1] == "run":
             self.runs += 1

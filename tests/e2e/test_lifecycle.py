@@ -85,6 +85,46 @@ def test_signal_removes_the_container(sig, group, tmp_path):
     assert not (tmp_path / "l").exists()
 
 
+_HELD_BUILDAH = """#!/bin/sh
+# buildah, held once at one step: `from` after the container exists but before buildah reports
+# it, `rm` before removing; the test sends its signal while the step is held, then releases it.
+real={real}; here=$(dirname "$0")
+if [ "$1" != {step} ] || [ -e "$here/held" ]; then exec "$real" "$@"; fi
+hold() {{ touch "$here/held"; while [ ! -e "$here/release" ]; do sleep 0.02; done; }}
+if [ "$1" = from ]; then out=$("$real" "$@") || exit $?; hold; echo "$out"; else hold; exec "$real" "$@"; fi
+"""
+
+
+@pytest.mark.parametrize("step", ["from", "rm"])
+def test_ctrl_c_while_a_container_is_made_or_removed_leaves_none(step, tmp_path):
+    """A terminal's Ctrl-C reaches every process in leango's group. Held at `from`, it lands
+    between the creation of the working container and buildah reporting it; held at `rm`, on
+    the removal of the container `go list` used, while the compile runs beside it."""
+    before = buildah_state()
+    shim = tmp_path / "bin"
+    shim.mkdir()
+    (shim / "buildah").write_text(_HELD_BUILDAH.format(real=shutil.which("buildah"), step=step))
+    (shim / "buildah").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}:{os.environ['PATH']}"}
+    proc = subprocess.Popen(
+        [*leango_argv(), "build", str(FIXTURES / "https-get"), "--cache-dir", str(tmp_path / "cold"),
+         "--oci-layout", str(tmp_path / "l")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+        preexec_fn=_default_sigint)
+    deadline = time.monotonic() + 60
+    while not (shim / "held").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, f"buildah {step} was never reached"
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGINT)
+    (shim / "release").touch()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert buildah_state() == before
+    assert not (tmp_path / "l").exists()
+
+
 class SwapBinaryRunner(SubprocessRunner):
     """Runs the real build, then replaces the compiled binary with a dynamic one.
 
