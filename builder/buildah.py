@@ -48,8 +48,12 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 
 class BuildahSession:
     def __init__(self, runner: Runner, *, isolation: str = "chroot", env: Mapping[str, str] | None = None,
-                 timeout: float | None = None):
+                 timeout: float | None = None, remove_in_background: bool = False):
+        """remove_in_background: on exit the container is removed by a thread, so that the
+        caller can go on (assemble the image) meanwhile; it must call wait_removed()."""
         self.runner = runner
+        self.remove_in_background = remove_in_background
+        self._removal: threading.Thread | None = None
         self.isolation = isolation
         self.env = dict(env) if env is not None else None
         self.timeout = timeout
@@ -88,7 +92,9 @@ class BuildahSession:
 
     def run(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (),
             env: Mapping[str, str] | None = None, workdir: str = "/") -> Result:
-        args = ["run", "--isolation", self.isolation, "--workingdir", workdir]
+        # A numeric user and group: buildah then skips two of its three /etc/passwd look-ups
+        # (each a re-exec of itself, into a scratch container that has no /etc/passwd).
+        args = ["run", "--isolation", self.isolation, "--user", "0:0", "--workingdir", workdir]
         for mount in mounts:
             args += ["-v", mount.flag()]
         for key, value in (env or {}).items():
@@ -118,10 +124,20 @@ class BuildahSession:
 
     def __exit__(self, *exc: object) -> None:
         try:
-            if self.container:
+            if self.container and self.remove_in_background:
+                # `buildah rm` runs in a session of its own: no Ctrl-C cuts it short, and the
+                # interpreter waits for this (non-daemon) thread before it exits.
+                self._removal = threading.Thread(target=self._remove, args=(self.container,),
+                                                 name="buildah-rm")
+                self._removal.start()
+            elif self.container:
                 self._remove(self.container)
         finally:
             self._restore_signals()
+
+    def wait_removed(self) -> None:
+        if self._removal is not None:
+            self._removal.join()
 
     def _remove(self, container: str, *, quiet: bool = False) -> None:
         # Removal must not be cut short by a second Ctrl-C or SIGTERM.

@@ -145,11 +145,9 @@ class GoSteps:
                                 "and your .netrc")
 
     def compile(self, target: Target, platform: Platform, *, ldflags: str, env: tuple[tuple[str, str], ...],
-                vendor: bool, offline: bool, announce: bool = True) -> AppBinary:
-        """announce=False: logged at debug level (a compile that may yet be discarded)."""
+                vendor: bool, offline: bool) -> AppBinary:
         rel = f"{str(platform).replace('/', '-')}/{target.binary}"
-        log.log(logging.INFO if announce else logging.DEBUG, "compiling %s for %s with %s",
-                target.package.import_path, platform, self.toolchain.version)
+        log.info("compiling %s for %s with %s", target.package.import_path, platform, self.toolchain.version)
         argv = gobuild.build_argv(target.package.import_path, rel, ldflags=ldflags, build_tags=self.build_tags,
                                   vendor=vendor)
         res = self._run("build", argv, gobuild.build_env(self.go, platform, env))

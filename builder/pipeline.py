@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,12 +25,12 @@ from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
 from .elf import check_static
-from .errors import BuildError, CompileError, DownloadError, SpecError
+from .errors import BuildError, CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv, read_go_env
 from .gorun import GoPackage, GoSteps, Paths, Target, modules_cached, targets
 from .platform import elf_machine, host_platform
 from .runner import Runner
-from .source import ModuleSources, locate, module_path
+from .source import ModuleSources, declares_main, locate, module_path
 from .spec import BuildSpec
 from .toolchain import Toolchain, find_toolchain
 
@@ -116,8 +116,18 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
     toolchain = find_toolchain(runner, spec.goroot)
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
+    # Containers of killed runs go, whether or not this run needs one: beside the build.
+    stale = threading.Thread(target=remove_stale, args=(runner,), name="remove-stale")
+    stale.start()
+    try:
+        return _build(spec, runner, progress, sources, toolchain, go, base)
+    finally:
+        stale.join()
+
+
+def _build(spec: BuildSpec, runner: Runner, progress: Progress | None, sources: ModuleSources,
+           toolchain: Toolchain, go: GoEnv, base: BaseOptions) -> BuildResult:
     layers_dir = spec.cache_dir / "layers"
-    remove_stale(runner)  # containers of killed runs go, whether or not this run needs one
     key = record.input_key(spec, sources, toolchain, go, base) if spec.reuse else None
     images = record.load(spec.cache_dir, key, spec, layers_dir) if key else None
     if images is not None:
@@ -159,14 +169,20 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
         if spec.remote_cache is not None and spec.remote_cache.cache_from:
             _build_cache(spec).mkdir(parents=True, exist_ok=True)
             gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), _cache_store(spec))
-        compiled = _compile_all(spec, runner, sources, toolchain, go, Path(tmp))
-        base_layer = build_base_layer(base, layers_dir)
-        images = []
-        for target, binaries in compiled:
-            for binary in binaries:
-                check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
-            artifact = containerize(binaries, base, layers_dir, user=spec.user, base_layer=base_layer)
-            images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
+        session = BuildahSession(runner, timeout=spec.timeout, remove_in_background=True)
+        try:
+            with session:
+                compiled = _compile_all(spec, session, sources, toolchain, go, Path(tmp))
+            # The working container is removed while the images are assembled.
+            base_layer = build_base_layer(base, layers_dir)
+            images = []
+            for target, binaries in compiled:
+                for binary in binaries:
+                    check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
+                artifact = containerize(binaries, base, layers_dir, user=spec.user, base_layer=base_layer)
+                images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
+        finally:
+            session.wait_removed()
     return images
 
 
@@ -180,14 +196,14 @@ def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
     return paths
 
 
-def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
-                 work: Path) -> list[tuple[Target, list[AppBinary]]]:
-    """One container session: list the main packages, download modules, compile every target.
+def _compile_all(spec: BuildSpec, session: BuildahSession, sources: ModuleSources, toolchain: Toolchain,
+                 go: GoEnv, work: Path) -> list[tuple[Target, list[AppBinary]]]:
+    """In one working container: list the main packages, download modules, compile every target.
 
-    When the source is one directory and no download is needed, the compile of the package
-    go.mod says is there starts at once, while `go list` runs beside it in a second throwaway
-    container: its answer decides whether that compile stands (one container run's latency
-    less on every edit)."""
+    When the source is one directory whose Go files all say `package main` and no download is
+    needed, it is compiled at once, without `go list` (one container run less on every edit):
+    the executable it makes is the proof. `go list` runs only when the compile failed or made
+    none, for its clearer errors."""
     paths = _paths(spec, sources, work)
     vendor = sources.has_vendor
     need_download = not spec.offline and not vendor
@@ -195,56 +211,44 @@ def _compile_all(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolch
     skipped = need_download and modules_cached(sources.module_root, paths.mod_cache)
     if skipped:
         log.debug("every module go.sum names is in the module cache: no download step")
-    with BuildahSession(runner, timeout=spec.timeout) as session:
-        steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
+    steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
 
-        def compile_one(target: Target, platform: Platform, announce: bool = True) -> AppBinary:
-            nonlocal skipped
-            try:
-                return steps.compile(target, platform, ldflags=spec.ldflags, env=spec.env,
-                                     vendor=vendor and spec.offline, offline=spec.offline, announce=announce)
-            except DownloadError:
-                if not skipped:
-                    raise
-                skipped = False  # the cache was not complete after all: download, then again
-                steps.download()
-                return compile_one(target, platform, announce)
+    def compile_one(target: Target, platform: Platform) -> AppBinary:
+        nonlocal skipped
+        try:
+            return steps.compile(target, platform, ldflags=spec.ldflags, env=spec.env,
+                                 vendor=vendor and spec.offline, offline=spec.offline)
+        except DownloadError:
+            if not skipped:
+                raise
+            skipped = False  # the cache was not complete after all: download, then again
+            steps.download()
+            return compile_one(target, platform)
 
-        guess = _guess_target(spec, sources) if not need_download or skipped else None
-        if guess is None:
-            found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
-            _check_naming(spec, [t.binary for t in found])
-            if need_download and not skipped:
-                steps.download()
-            return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
+    guess = _guess_target(spec, sources) if not need_download or skipped else None
+    failed: BuildError | None = None
+    if guess is not None:
+        try:
+            early = [compile_one(guess, platform) for platform in spec.platforms]
+            if all(_executable(b.path) for b in early):
+                return [(guess, early)]
+            log.debug("go build of %s made no executable: asking go list", guess.package.import_path)
+        except (CompileError, DownloadError) as exc:
+            failed = exc  # go list's errors say more than the compiler's
+    found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
+    _check_naming(spec, [t.binary for t in found])
+    if guess is not None and [(t.package.import_path, t.binary) for t in found] == [
+            (guess.package.import_path, guess.binary)]:
+        raise failed or SourceError(f"go build of {guess.package.import_path} made no executable")
+    if need_download and not skipped:
+        steps.download()
+    return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
 
-        early: list[AppBinary] = []
-        failed: BuildError | None = None
-        with ThreadPoolExecutor(1, thread_name_prefix="go-list") as pool:
-            def list_packages() -> list[GoPackage]:
-                # A container of its own: two `buildah run`s in one container race on its rootfs.
-                with BuildahSession(runner, timeout=spec.timeout) as lister:
-                    packages = GoSteps(lister, toolchain, go, paths, spec.build_tags).main_packages(
-                        sources, spec.platforms[0])
-                if [p.import_path for p in packages] == [guess.package.import_path]:  # said once it is sure
-                    log.info("compiling %s for %s with %s", guess.package.import_path,
-                             ", ".join(map(str, spec.platforms)), toolchain.version)
-                return packages
 
-            listing = pool.submit(list_packages)
-            try:  # in the main thread, so that Ctrl-C stops the compiler at once
-                early = [compile_one(guess, platform, announce=False) for platform in spec.platforms]
-            except (CompileError, DownloadError) as exc:
-                failed = exc
-            found = targets(listing.result(), spec.binary_name)  # its errors say more than the compiler's
-        _check_naming(spec, [t.binary for t in found])
-        if [(t.package.import_path, t.binary) for t in found] == [(guess.package.import_path, guess.binary)]:
-            if failed is not None:
-                raise failed
-            return [(found[0], early)]
-        log.debug("go list found %s, not %s alone: compiling those", [t.package.import_path for t in found],
-                  guess.package.import_path)
-        return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
+def _executable(path: Path) -> bool:
+    """An ELF file, as `go build` of a main package makes (of any other package: an ar archive)."""
+    with path.open("rb") as f:
+        return f.read(4) == b"\x7fELF"
 
 
 def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:
@@ -253,7 +257,7 @@ def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:
         return None
     module = module_path(sources.module_root)
     rel = sources.patterns[0].removeprefix(".").lstrip("/")
-    if not module:
+    if not module or not declares_main(sources.module_root / rel):
         return None
     try:
         (target,) = targets([GoPackage(f"{module}/{rel}" if rel else module, "main", "")], spec.binary_name)

@@ -156,6 +156,29 @@ def module_path(module_root: Path) -> str:
     return ""
 
 
+_PACKAGE_CLAUSE = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*package\s+([A-Za-z_][A-Za-z0-9_]*)", re.S)
+
+
+def declares_main(directory: Path) -> bool:
+    """True when every .go file of directory that go would read, tests aside, begins (after
+    comments) with `package main`, and there is one. Anything else — another name, a file it cannot read,
+    a clause it cannot find — is False: go list decides then."""
+    try:
+        files = [f for f in directory.iterdir() if f.suffix == ".go" and not f.name.endswith("_test.go")
+                 and not f.name.startswith(("_", "."))]  # go ignores those names
+        if not files:
+            return False
+        for file in files:
+            with file.open("rb") as f:
+                head = f.read(64 * 1024).decode("utf-8", "replace").removeprefix("\ufeff")
+            match = _PACKAGE_CLAUSE.match(head)
+            if match is None or match.group(1) != "main":
+                return False
+    except OSError:
+        return False
+    return True
+
+
 def binary_name(import_path: str) -> str:
     """As `go build` names a binary: the last element of the import path, skipping a /vN
     major-version suffix (cmd/go: "the last element ... not ending in /vN")."""

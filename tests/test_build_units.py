@@ -8,7 +8,7 @@ import pytest
 from leango.builder.errors import SourceError, SpecError
 from leango.builder.pipeline import ca_bundle
 from leango.builder.platform import host_platform
-from leango.builder.source import binary_name, locate
+from leango.builder.source import binary_name, declares_main, locate
 from leango.builder.spec import BuildSpec, parse_env, parse_epoch
 from support.paths import FIXTURES
 
@@ -267,3 +267,30 @@ def test_prune_caches_empties_leangos_caches_only(tmp_path):
     removed = empty_caches(tmp_path)
     assert sorted(p.name for p in removed) == ["go", "layers", "records", "work"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+@pytest.mark.parametrize("files,main", [
+    ({"main.go": "package main\n"}, True),
+    ({"a.go": "\ufeff// Copyright\n/* a\n block */ package   main // x\n", "b.go": "package main"}, True),
+    ({"main.go": "package main\n", "main_test.go": "package main_test\n"}, True),
+    ({"main.go": "package main\n", "_gen.go": "package gen\n", ".x.go": "package x\n"}, True),
+    ({"main.go": "package main\n", "gen.go": "//go:build ignore\n\npackage gen\n"}, False),
+    ({"lib.go": "package lib\n"}, False),
+    ({"main.go": "package mainly\n"}, False),
+    ({"main.go": "// no clause\n"}, False),
+    ({"main.go": "x package main\n"}, False),
+    ({"main_test.go": "package main\n"}, False),
+    ({"README.md": "package main\n"}, False),
+    ({}, False),
+])
+def test_declares_main_only_when_every_file_says_so(tmp_path, files, main):
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    assert declares_main(tmp_path) is main
+
+
+def test_declares_main_is_false_for_what_it_cannot_read(tmp_path):
+    (tmp_path / "main.go").write_text("package main\n")
+    (tmp_path / "dir.go").mkdir()
+    assert declares_main(tmp_path) is False
+    assert declares_main(tmp_path / "missing") is False

@@ -32,7 +32,7 @@ func main() { fmt.Print(lib.Greeting(), " ", data) }
 
 class Counting(SubprocessRunner):
     """Counts the builds that compiled (one `go build` each here: one package, one platform) and
-    the containers started (a build may start two: `go list` runs beside the compile)."""
+    the containers started."""
 
     def __init__(self) -> None:
         self.compiles = 0
