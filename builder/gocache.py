@@ -24,6 +24,8 @@ reuses, so the feature is off unless asked for, and pulls only the references th
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -154,6 +156,21 @@ class Store:
     """Chunk blobs of the last pull and push (cache_dir/gocache): digest → file identities."""
     root: Path
     chunks: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    @contextlib.contextmanager
+    def locked(cls, root: Path) -> Iterator[Store]:
+        """The store, read under an exclusive lock on root/.lock held until the block ends: two
+        leango processes sharing a --cache-dir take turns, so that neither deletes chunks the
+        other has written and is about to push or unpack."""
+        root.mkdir(parents=True, exist_ok=True)
+        with open(root / ".lock", "a+b") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                log.info("waiting for another leango process using the Go build cache store %s", root)
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            yield cls.open(root)
 
     @classmethod
     def open(cls, root: Path) -> Store:

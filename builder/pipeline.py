@@ -6,6 +6,7 @@ import logging
 import tempfile
 import threading
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -146,7 +147,8 @@ def _build(spec: BuildSpec, runner: Runner, progress: Progress | None, sources: 
                                  tuple(r.with_digest(made.artifact.digest) for r in refs), tuple(written)))
     remote = spec.remote_cache
     if remote is not None and remote.cache_to is not None:  # after the images: they never wait on it
-        log.info("%s", gocache.save(remote, cache_key(spec, toolchain), _build_cache(spec), _cache_store(spec)))
+        with _cache_store(spec) as store:
+            log.info("%s", gocache.save(remote, cache_key(spec, toolchain), _build_cache(spec), store))
     return BuildResult(tuple(builds), toolchain)
 
 
@@ -158,8 +160,8 @@ def _build_cache(spec: BuildSpec) -> Path:
     return spec.cache_dir / "go" / "go-build"
 
 
-def _cache_store(spec: BuildSpec) -> gocache.Store:
-    return gocache.Store.open(spec.cache_dir / "gocache")
+def _cache_store(spec: BuildSpec) -> AbstractContextManager[gocache.Store]:
+    return gocache.Store.locked(spec.cache_dir / "gocache")
 
 
 def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
@@ -168,7 +170,8 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
     with tempfile.TemporaryDirectory(prefix="build-", dir=spec.cache_dir / "work") as tmp:
         if spec.remote_cache is not None and spec.remote_cache.cache_from:
             _build_cache(spec).mkdir(parents=True, exist_ok=True)
-            gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), _cache_store(spec))
+            with _cache_store(spec) as store:
+                gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), store)
         session = BuildahSession(runner, timeout=spec.timeout, remove_in_background=True)
         try:
             with session:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import tarfile
+import threading
 
 import pytest
 import zstandard
@@ -181,3 +183,49 @@ def test_cache_to_needs_a_tag():
     from leango.oci import OciError, parse_reference
     with pytest.raises(OciError, match="give a tag"):
         gocache.RemoteCache(cache_to=parse_reference("localhost:5000/cache@sha256:" + "a" * 64))
+
+
+class _Waiting(logging.Handler):
+    """Sets an event when the store says it waits for another process."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().startswith("waiting for another leango process"):
+            self.seen.set()
+
+
+def test_two_runs_sharing_a_store_take_turns_and_keep_each_others_chunks(tmp_path):
+    """Run A has written new chunks it has yet to push; run B, sharing the cache dir, would
+    delete every chunk its own index does not name. B waits for A, then reads A's index."""
+    src, root = tmp_path / "src", tmp_path / "store"
+    fill(src, [f"e{i}" for i in range(50)])
+    waiting = _Waiting()
+    logger = logging.getLogger("leango.builder.gocache")
+    logger.addHandler(waiting)
+    level, logger.level = logger.level, logging.INFO
+    errors: list[BaseException] = []
+
+    def run_b() -> None:
+        try:
+            with Store.locked(root) as b:
+                b.save()
+        except Exception as exc:  # noqa: BLE001 -- reported by the main thread
+            errors.append(exc)
+
+    try:
+        with Store.locked(root) as a:
+            chunks = pack(src, a)
+            b_thread = threading.Thread(target=run_b)
+            b_thread.start()
+            assert waiting.seen.wait(20), "run B did not wait for run A's lock"
+            assert all(a.blob_path(str(c.digest)).is_file() for c in chunks)  # what A pushes now
+        b_thread.join()
+    finally:
+        logger.removeHandler(waiting)
+        logger.setLevel(level)
+    assert not errors
+    assert all(Store.open(root).blob_path(str(c.digest)).is_file() for c in chunks)
+    assert sorted(Store.open(root).chunks) == sorted(str(c.digest) for c in chunks)

@@ -66,7 +66,12 @@ class TLSAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = dict(POOL_CLASSES)
 
     def proxy_manager_for(self, proxy: str, **kw: Any) -> Any:
-        return super().proxy_manager_for(proxy, ssl_context=self._context, **kw)
+        manager = super().proxy_manager_for(proxy, ssl_context=self._context, blocksize=SEND_BLOCK, **kw)
+        if not proxy.lower().startswith("socks"):
+            # Through an HTTP proxy too (plain or CONNECT tunnel), the wait for a response is
+            # bounded by the deadline.
+            manager.pool_classes_by_scheme = dict(POOL_CLASSES)
+        return manager
 
     def cert_verify(self, conn: Any, url: str, verify: bool | str, cert: Any) -> None:
         super().cert_verify(conn, url, self._verify, cert)

@@ -288,3 +288,31 @@ def test_a_server_trickling_its_headers_meets_the_response_deadline(hostile):
     with pytest.raises(RegistryError, match="no complete response within 1 s") as err:
         t.request("GET", t.url("/v2/x/manifests/v1"), scopes=(), expect=(200,))
     assert err.value.attempts == 2  # a transient failure: retried, then given up
+
+
+def test_the_response_deadline_holds_through_an_http_proxy(hostile):
+    """registry.test is not loopback, so the request goes through the proxy (which connects to
+    127.0.0.1 whatever the name); the trickle reaches the client through it, byte by byte."""
+    from leango.oci.registry.proxy import ProxyConfig
+    from support.forwardproxy import ForwardProxy
+    server = hostile(Rule("GET", "/manifests/", raw("200 OK", {"X-Padding": "p" * 4000}), trickle=0.05))
+    proxy = ForwardProxy()
+    try:
+        host = f"registry.test:{server.host.split(':')[1]}"
+        t = Transport(host, Credential(), RegistryOptions(
+            retry=instant_retry(2), read_timeout=2, response_deadline=1, insecure_hosts=("registry.test",),
+            proxy=ProxyConfig(https_proxy=proxy.url, http_proxy=proxy.url)))
+        with pytest.raises(RegistryError, match="no complete response within 1 s") as err:
+            t.request("GET", t.url("/v2/x/manifests/v1"), scopes=(), expect=(200,))
+        assert err.value.attempts == 2
+        assert f"GET http://{host}/v2/x/manifests/v1 HTTP/1.1" in proxy.seen
+    finally:
+        proxy.close()
+
+
+def test_proxied_connections_of_both_schemes_carry_the_deadline():
+    from leango.oci.registry.deadline import POOL_CLASSES
+    from leango.oci.registry.tls import TLSAdapter, verifying_context
+    adapter = TLSAdapter(verifying_context(None, None))
+    manager = adapter.proxy_manager_for("http://127.0.0.1:3128")
+    assert manager.pool_classes_by_scheme == POOL_CLASSES
