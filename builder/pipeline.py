@@ -250,8 +250,11 @@ def _compile_all(spec: BuildSpec, session: BuildahSession, sources: ModuleSource
 
 def _executable(path: Path) -> bool:
     """An ELF file, as `go build` of a main package makes (of any other package: an ar archive)."""
-    with path.open("rb") as f:
-        return f.read(4) == b"\x7fELF"
+    try:
+        with path.open("rb") as f:
+            return f.read(4) == b"\x7fELF"
+    except OSError:
+        return False
 
 
 def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:

@@ -161,14 +161,17 @@ _PACKAGE_CLAUSE = re.compile(r"(?:\s|//[^\n]*|/\*.*?\*/)*package\s+([A-Za-z_][A-
 
 def declares_main(directory: Path) -> bool:
     """True when every .go file of directory that go would read, tests aside, begins (after
-    comments) with `package main`, and there is one. Anything else — another name, a file it cannot read,
-    a clause it cannot find — is False: go list decides then."""
+    comments) with `package main`, and there is one. Anything else (another name, a clause
+    it cannot find, a file it cannot read or that is not a regular file, never opened) is
+    False: go list decides then."""
     try:
         files = [f for f in directory.iterdir() if f.suffix == ".go" and not f.name.endswith("_test.go")
                  and not f.name.startswith(("_", "."))]  # go ignores those names
         if not files:
             return False
         for file in files:
+            if not file.is_file():
+                return False
             with file.open("rb") as f:
                 head = f.read(64 * 1024).decode("utf-8", "replace").removeprefix("\ufeff")
             match = _PACKAGE_CLAUSE.match(head)

@@ -1,5 +1,6 @@
 """Option handling that needs no container: CA bundle, spec validation, source checks."""
 
+import os
 from pathlib import Path
 
 import certifi
@@ -294,3 +295,9 @@ def test_declares_main_is_false_for_what_it_cannot_read(tmp_path):
     (tmp_path / "dir.go").mkdir()
     assert declares_main(tmp_path) is False
     assert declares_main(tmp_path / "missing") is False
+
+
+def test_declares_main_never_opens_a_fifo(tmp_path):
+    (tmp_path / "main.go").write_text("package main\n")
+    os.mkfifo(tmp_path / "pipe.go")  # opening it for reading would wait for a writer forever
+    assert declares_main(tmp_path) is False
