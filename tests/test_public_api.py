@@ -1,9 +1,12 @@
 """The public surface is small and pinned (design principle 5); the package is what users install."""
 
+import importlib
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+
+import pytest
 
 import leango
 from leango import builder, oci
@@ -104,3 +107,28 @@ print(before == after, loggers)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path,
                          env={"TMPDIR": str(env_tmp), "PATH": "/usr/bin:/bin"})
     assert out.stdout.strip() == "True []", out.stdout + out.stderr
+
+
+def test_the_version_is_read_from_the_installed_dist_info_without_importlib_metadata(tmp_path):
+    from importlib.metadata import version
+
+    _version = importlib.import_module("leango._version")
+    site = Path(_version.__file__).resolve().parent.parent
+    assert _version._from_dist_info(site) == version("leango")  # the fast path, as the wheel installs
+    out = _python("import importlib, sys; importlib.import_module('leango._version').version(); "
+                  "print('importlib.metadata' in sys.modules)", tmp_path)
+    assert out == "False"
+
+
+@pytest.mark.parametrize("infos,expected", [
+    ({"leango-1.2.3.dist-info": "Metadata-Version: 2.1\nName: leango\nVersion: 1.2.3\n\nVersion: 9\n"}, "1.2.3"),
+    ({"leango-1.dist-info": "Name: leango\n\nVersion: 9\n"}, ""),  # only the headers count
+    ({"leango-1.dist-info": "Version: 1\n", "leango-2.dist-info": "Version: 2\n"}, ""),  # which one?
+    ({"other-1.dist-info": "Version: 1\n"}, ""),
+])
+def test_dist_info_reading(tmp_path, infos, expected):
+    _version = importlib.import_module("leango._version")
+    for name, text in infos.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "METADATA").write_text(text)
+    assert _version._from_dist_info(tmp_path) == expected

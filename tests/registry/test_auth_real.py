@@ -181,7 +181,6 @@ def test_registry_ca_adds_to_the_system_trust(tmp_path):
     """Two servers, two CAs: one in the "system" bundle, one given as --registry-ca. Both verify
     (a replacing implementation fails the first); neither verifies without its CA."""
     import requests
-    import urllib3
 
     from leango.oci.registry.tls import make_session, verifying_context
     from support.tlsca import HTTPSServer
