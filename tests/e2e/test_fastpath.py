@@ -5,7 +5,6 @@ still speaks when the directory is not a command."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,6 +12,7 @@ from leango.builder import BuildSpec, Outputs, SubprocessRunner, build
 from leango.builder.errors import CompileError, SourceError
 from leango.builder.platform import host_platform
 from leango.builder.source import module_path
+from support.cli import compiled_binary
 from support.paths import FIXTURES
 
 
@@ -53,11 +53,8 @@ class ArchiveOut(Recording):
 
     def run(self, argv, **kw):
         result = super().run(argv, **kw)
-        if list(argv[:2]) == ["buildah", "run"] and "build" in argv and result.ok:
-            mounts = dict(reversed(a.rsplit(":", 1)[0].split(":", 1))
-                          for a in argv[argv.index("run"):] if a.count(":") == 2)
-            target = argv[argv.index("-o") + 1]
-            (Path(mounts["/out"]) / Path(target).relative_to("/out")).write_bytes(b"!<arch>\n")
+        if result.ok and (host := compiled_binary(argv)) is not None:
+            host.write_bytes(b"!<arch>\n")
         return result
 
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from leango.builder import BuildSpec, NotStaticError, Outputs, SubprocessRunner, build
 from leango.builder import cli as cli_module
 from leango.builder.platform import host_platform
-from support.cli import buildah_state, leango_argv
+from support.cli import buildah_state, compiled_binary, leango_argv
 from support.paths import FIXTURES
 
 
@@ -133,11 +133,7 @@ class SwapBinaryRunner(SubprocessRunner):
 
     def run(self, argv, **kw):
         result = super().run(argv, **kw)
-        if argv[:2] == ["buildah", "run"] and "build" in argv:
-            mounts = dict(reversed(a.rsplit(":", 1)[0].split(":", 1))
-                          for a in argv[argv.index("run"):] if a.count(":") == 2)
-            target = argv[argv.index("-o") + 1]
-            host = Path(mounts["/out"]) / Path(target).relative_to("/out")
+        if (host := compiled_binary(argv)) is not None:
             shutil.copy("/bin/true", host)
         return result
 

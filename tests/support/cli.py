@@ -40,3 +40,13 @@ def buildah_state() -> tuple[list[str], list[str]]:
     images = subprocess.run(["buildah", "images", "--quiet", "--all"], capture_output=True,
                             text=True, check=True).stdout.split()
     return sorted(containers), sorted(images)
+
+
+def compiled_binary(argv) -> Path | None:
+    """For a `buildah run … go build -o /out/X` command line: where X is on the host (from the
+    `-v host:/out:rw` mount), else None."""
+    argv = list(argv)
+    if argv[:2] != ["buildah", "run"] or "build" not in argv or "-o" not in argv:
+        return None
+    mounts = dict(reversed(a.rsplit(":", 1)[0].split(":", 1)) for a in argv[2:] if a.count(":") == 2)
+    return Path(mounts["/out"]) / Path(argv[argv.index("-o") + 1]).relative_to("/out")
