@@ -37,13 +37,26 @@ MAX_STRING = 4096  # an interpreter path or library name longer than this is a c
 Segment = tuple[int, int, int, int]  # (p_type, p_offset, p_vaddr, p_filesz)
 
 
+ELF_MAGIC = b"\x7fELF"
+
+
+def is_elf(path: Path) -> bool:
+    """Whether path begins as an ELF file does (what `go build` makes of a main package; of any
+    other package it writes an ar archive). An unreadable file is not one."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(ELF_MAGIC)) == ELF_MAGIC
+    except OSError:
+        return False
+
+
 class _Reader:
     """Reads ELF structures with seeks: a 500 MB binary costs a few kilobytes of memory."""
 
     def __init__(self, src: BinaryIO, size: int):
         self.src, self.size = src, size
         ident = self.read(0, 6)
-        if ident[:4] != b"\x7fELF":
+        if ident[:4] != ELF_MAGIC:
             raise NotStaticError("not an ELF executable")
         self.is64 = ident[4] == 2
         self.end = "<" if ident[5] == 1 else ">"

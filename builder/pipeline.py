@@ -25,7 +25,7 @@ from . import gocache, record
 from .buildah import BuildahSession
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
-from .elf import check_static
+from .elf import check_static, is_elf
 from .errors import BuildError, CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv, read_go_env
 from .gorun import GoPackage, GoSteps, Paths, Target, modules_cached, targets
@@ -233,7 +233,7 @@ def _compile_all(spec: BuildSpec, session: BuildahSession, sources: ModuleSource
     if guess is not None:
         try:
             early = [compile_one(guess, platform) for platform in spec.platforms]
-            if all(_executable(b.path) for b in early):
+            if all(is_elf(b.path) for b in early):
                 return [(guess, early)]
             log.debug("go build of %s made no executable: asking go list", guess.package.import_path)
         except (CompileError, DownloadError) as exc:
@@ -246,15 +246,6 @@ def _compile_all(spec: BuildSpec, session: BuildahSession, sources: ModuleSource
     if need_download and not skipped:
         steps.download()
     return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
-
-
-def _executable(path: Path) -> bool:
-    """An ELF file, as `go build` of a main package makes (of any other package: an ar archive)."""
-    try:
-        with path.open("rb") as f:
-            return f.read(4) == b"\x7fELF"
-    except OSError:
-        return False
 
 
 def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:

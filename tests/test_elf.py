@@ -1,10 +1,11 @@
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 import pytest
 
-from leango.builder.elf import check_static, read_elf
+from leango.builder.elf import check_static, is_elf, read_elf
 from leango.builder.errors import NotStaticError
 from support.paths import FIXTURES
 
@@ -146,3 +147,11 @@ def test_real_cross_compiled_static_binaries(tmp_path, goroot, test_gocache, pla
     assert info.is_static and info.machine == machine
     with pytest.raises(NotStaticError, match="built for"):
         check_static(out, 62)
+
+
+def test_is_elf_by_its_magic_only(tmp_path):
+    (tmp_path / "elf").write_bytes(b"\x7fELF" + b"\0" * 60)
+    (tmp_path / "archive").write_bytes(b"!<arch>\n")  # what go build writes for a non-main package
+    (tmp_path / "short").write_bytes(b"\x7fEL")
+    assert [is_elf(tmp_path / n) for n in ("elf", "archive", "short", "missing")] == [True, False, False, False]
+    assert is_elf(Path("/bin/true"))
