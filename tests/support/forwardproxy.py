@@ -9,26 +9,17 @@ import socket
 import threading
 from urllib.parse import urlsplit
 
+from .httpserve import serve_raw
+
 
 class ForwardProxy:
     def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.seen: list[str] = []  # request lines, as the client sent them
-        threading.Thread(target=self._serve, daemon=True).start()
+        self.sock = serve_raw(self._handle)
+        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
 
     def close(self) -> None:
         self.sock.close()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, client: socket.socket) -> None:
         with client:

@@ -8,6 +8,8 @@ import socket
 import threading
 from dataclasses import dataclass, field
 
+from .httpserve import serve_raw
+
 
 @dataclass
 class Rule:
@@ -23,25 +25,14 @@ class HostileRegistry:
     rules: list[Rule] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.host = f"127.0.0.1:{self.sock.getsockname()[1]}"
         self.seen: list[tuple[str, str]] = []
-        self._stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
+        self._stop = threading.Event()  # ends a trickle when the server closes
+        self.sock = serve_raw(self._handle)
+        self.host = f"127.0.0.1:{self.sock.getsockname()[1]}"
 
     def close(self) -> None:
         self._stop.set()
         self.sock.close()
-
-    def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
 
     def _handle(self, conn: socket.socket) -> None:
         conn.settimeout(30)

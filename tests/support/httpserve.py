@@ -1,8 +1,10 @@
-"""A threaded loopback HTTP/1.1 server that hands every request to one function."""
+"""Loopback servers for the tests: a threaded HTTP/1.1 server that hands every request to one
+function, and a raw socket server that hands it every connection."""
 
 from __future__ import annotations
 
 import http.server
+import socket
 import ssl
 import threading
 from collections.abc import Callable
@@ -30,3 +32,22 @@ def serve(dispatch: Callable[[http.server.BaseHTTPRequestHandler], None],
         server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
+
+
+def serve_raw(handle: Callable[[socket.socket], None]) -> socket.socket:
+    """Accept connections on 127.0.0.1 (a free port), each handled in a daemon thread, until the
+    returned listening socket is closed."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(16)
+
+    def accept() -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:  # closed
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return sock
