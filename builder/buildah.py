@@ -3,29 +3,57 @@
 The container is made `FROM scratch` (no image is pulled or created) and is
 removed in a `finally`, also when SIGINT or SIGTERM arrives, so `buildah
 containers` and `buildah images` show nothing new after any run.
-`--isolation chroot` is used: it works rootless and inside unprivileged
-containers, where the OCI isolation fails on cgroup-v1 hybrid hosts.
+`--isolation chroot` is used: it works rootless, where the OCI isolation fails on
+cgroup-v1 hybrid hosts. Storage is leango's own (`Storage`): vfs under the cache
+directory, since the container is empty and everything arrives by bind mount, so no
+overlay (which fails on a job container's own overlayfs without /dev/fuse) is needed.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from .containers import container_name
 from .errors import BuildahError, BuildTimeout, Interrupted
+from .isolation import diagnose
 from .runner import Result, Runner
 
 log = logging.getLogger(__name__)
 TRANSIENT_RUN_ERROR = "sealing memfd copy"
 INSTALL_HINT = "install it with `apt-get install buildah uidmap` (Debian/Ubuntu) or see buildah's install guide"
+
+
+@dataclass(frozen=True)
+class Storage:
+    """buildah's storage for leango's working containers: `--root`, `--runroot`, `--storage-driver`.
+
+    vfs needs no mount privilege and costs nothing here: the containers are made FROM
+    scratch, so there is no image layer to copy. Its own location keeps leango's
+    containers apart from the machine's images and from storage.conf's driver choice."""
+    root: Path
+    runroot: Path
+    driver: str = "vfs"
+
+    @classmethod
+    def under(cls, cache_dir: Path) -> Storage:
+        return cls(cache_dir / "containers" / "storage", cache_dir / "containers" / "run")
+
+    def flags(self) -> list[str]:
+        return ["--root", str(self.root), "--runroot", str(self.runroot), "--storage-driver", self.driver]
+
+    def argv(self, subcommand: str, *args: str) -> list[str]:
+        """buildah SUBCOMMAND with the storage flags (accepted after it: they are global flags)."""
+        return ["buildah", subcommand, *self.flags(), *args]
 
 
 @dataclass(frozen=True)
@@ -47,11 +75,13 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 
 
 class BuildahSession:
-    def __init__(self, runner: Runner, *, isolation: str = "chroot", env: Mapping[str, str] | None = None,
-                 timeout: float | None = None, remove_in_background: bool = False):
+    def __init__(self, runner: Runner, storage: Storage, *, isolation: str = "chroot",
+                 env: Mapping[str, str] | None = None, timeout: float | None = None,
+                 remove_in_background: bool = False):
         """remove_in_background: on exit the container is removed by a thread, so that the
         caller can go on (assemble the image) meanwhile; it must call wait_removed()."""
         self.runner = runner
+        self.storage = storage
         self.remove_in_background = remove_in_background
         self._removal: threading.Thread | None = None
         self.isolation = isolation
@@ -63,7 +93,7 @@ class BuildahSession:
 
     def _buildah(self, *args: str, own_session: bool = False) -> Result:
         try:
-            return self.runner.run(["buildah", *args], env=self.env, own_session=own_session)
+            return self.runner.run(self.storage.argv(*args), env=self.env, own_session=own_session)
         except FileNotFoundError as exc:
             raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
@@ -84,8 +114,8 @@ class BuildahSession:
             raise
         if not res.ok:
             self._restore_signals()
-            raise BuildahError(f"buildah from scratch failed: {_last_line(res.stderr)}",
-                               _rootless_hint(res.stderr))
+            raise diagnose(res.stderr) or BuildahError(f"buildah from scratch failed: {first_cause(res.stderr)}",
+                                                       _rootless_hint(res.stderr))
         self.container = res.stdout.strip().splitlines()[-1] if res.stdout.strip() else name
         log.debug("working container %s", self.container)
         return self
@@ -106,6 +136,8 @@ class BuildahSession:
             log.debug("buildah run failed before starting the command (%s); retrying once",
                       TRANSIENT_RUN_ERROR)
             res = self._run_bounded(*args, self.container, "--", *argv)
+        if not res.ok and (failure := diagnose(res.stderr)) is not None:
+            raise failure  # the container could not be entered: nothing the command did
         return res
 
     def _run_bounded(self, *args: str) -> Result:
@@ -116,7 +148,7 @@ class BuildahSession:
         if left <= 0:
             raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
         try:
-            return self.runner.run(["buildah", *args], env=self.env, timeout=left)
+            return self.runner.run(self.storage.argv(*args), env=self.env, timeout=left)
         except subprocess.TimeoutExpired as exc:
             raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
         except FileNotFoundError as exc:
@@ -157,6 +189,25 @@ class BuildahSession:
         if self._old_term is not None:
             signal.signal(signal.SIGTERM, self._old_term)
             self._old_term = None
+
+
+_NOISE = re.compile(r"Unable to determine exit status|parsing PID|failed to shutdown storage|"
+                    r"^(?:Error: )?exit status \d+$|^subprocess exited with status \d+$")
+_LOGRUS = re.compile(r'^time="[^"]*" level=(\w+) msg="(.*)"$')
+
+
+def first_cause(text: str) -> str:
+    """The first line of buildah's output that says what went wrong (its closing lines, such
+    as "(Unable to determine exit status)", say nothing), without logrus's decoration."""
+    lines = []
+    for raw in text.strip().splitlines():
+        line = raw.strip()
+        if match := _LOGRUS.match(line):
+            line = match.group(2).encode().decode("unicode_escape", "replace").strip()
+        if line and not _NOISE.search(line):
+            lines.append(line)
+    errors = [l for l in lines if re.search(r"\berror\b|denied|not permitted|failed", l, re.I)]
+    return (errors or lines or ["(no output)"])[0].splitlines()[0]
 
 
 def _last_line(text: str) -> str:

@@ -16,9 +16,11 @@ import click
 from ..oci import OciError, parse_reference
 from ..oci.registry.credentials import CredentialSources
 from ..oci.registry.proxy import ProxyConfig
+from .buildah import Storage
 from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
 from .gocache import RemoteCache
+from .isolation import ISOLATIONS
 from .pipeline import build
 from .platform import host_platform, parse_platform
 from .report import Progress, report
@@ -122,13 +124,21 @@ def main() -> None:
               help="Compile even when no input changed since the last build (which is otherwise reused).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Fail when the work in the build container takes longer than this.")
+@click.option("--isolation", type=click.Choice(ISOLATIONS), default="auto", show_default=True,
+              envvar="LEANGO_ISOLATION",
+              help="Where the go commands run. chroot: a throwaway buildah container that sees only the "
+                   "source and toolchain (read-only), the caches and the output. none: directly, as you, "
+                   "seeing all you see: only for a job container that is itself disposable (where buildah "
+                   "cannot make a container: Docker's default seccomp profile, Kubernetes' RuntimeDefault). "
+                   "auto: chroot, or none when buildah cannot make a container and leango runs inside "
+                   "one (said on stderr). Same digests either way. Env: LEANGO_ISOLATION.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
-              cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, as_json, quiet,
-              verbose):
+              cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
+              quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
 
     \b
@@ -169,6 +179,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
                                      parse_reference(cache_to) if cache_to else None, _credential_sources(),
                                      _registry_options(insecure, registry_ca)) if cache_from or cache_to else None,
             timeout=timeout,
+            isolation=isolation,
             go_environ=tuple(os.environ.items()),
             download_ca=Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None,
             netrc=_netrc(),
@@ -244,13 +255,14 @@ def _fail(exc: Exception, code: int) -> None:
 @click.option("--caches", is_flag=True,
               help="Also empty leango's caches (Go build and module caches, layer blobs, build records).")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
-              help="The caches to empty. Default: $XDG_CACHE_HOME/leango.")
+              help="The cache directory whose containers (and, with --caches, caches) to clean. "
+                   "Default: $XDG_CACHE_HOME/leango.")
 def prune_cmd(caches, cache_dir):
     """Remove working containers left by leango runs that were killed (and, with --caches, the caches).
 
     Containers leango did not make, and those of leango runs still going, are never touched."""
     _setup_logging(0, False)
-    removed = remove_stale(SubprocessRunner())
+    removed = remove_stale(SubprocessRunner(), Storage.under(cache_dir or _cache_dir()))
     click.echo(f"removed {len(removed)} stale container(s)" + (f": {' '.join(removed)}" if removed else ""))
     if caches:
         for path in empty_caches(cache_dir or _cache_dir()):

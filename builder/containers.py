@@ -15,8 +15,12 @@ import re
 import secrets
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .runner import Runner
+
+if TYPE_CHECKING:
+    from .buildah import Storage
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"leango-(\d+)-(\d+)-[0-9a-f]{8}")
@@ -51,10 +55,12 @@ def is_stale(name: str) -> bool:
     return False
 
 
-def remove_stale(runner: Runner, env: dict[str, str] | None = None) -> list[str]:
+def remove_stale(runner: Runner, storage: Storage, env: dict[str, str] | None = None) -> list[str]:
     """Remove leango's containers left by killed runs; return their names. Failures only log."""
+    if not storage.root.is_dir():
+        return []  # no container was ever made there: no buildah to start
     try:
-        res = runner.run(["buildah", "containers", "--all", "--format", "{{.ContainerName}}"], env=env)
+        res = runner.run(storage.argv("containers", "--all", "--format", "{{.ContainerName}}"), env=env)
     except FileNotFoundError:
         return []
     if not res.ok:
@@ -63,7 +69,7 @@ def remove_stale(runner: Runner, env: dict[str, str] | None = None) -> list[str]
     removed = []
     for name in res.stdout.split():
         if is_stale(name):
-            rm = runner.run(["buildah", "rm", name], env=env)
+            rm = runner.run(storage.argv("rm", name), env=env)
             if rm.ok:
                 removed.append(name)
                 log.info("removed %s, left by a leango run that was killed", name)

@@ -20,6 +20,7 @@ from .buildah import BuildahSession, Mount
 from .containerize import AppBinary
 from .errors import CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv
+from .isolation import HostSession
 from .runner import Result
 from .source import ModuleSources, binary_name, check_binary_name
 from .toolchain import Toolchain
@@ -90,7 +91,7 @@ def parse_list(stdout: str) -> list[GoPackage]:
 
 
 class GoSteps:
-    def __init__(self, session: BuildahSession, toolchain: Toolchain, go: GoEnv, paths: Paths,
+    def __init__(self, session: BuildahSession | HostSession, toolchain: Toolchain, go: GoEnv, paths: Paths,
                  build_tags: tuple[str, ...] = ()):
         self.session, self.toolchain, self.go, self.paths = session, toolchain, go, paths
         self.build_tags = build_tags

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,13 +22,14 @@ from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
 from . import gocache, record
-from .buildah import BuildahSession
+from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
 from .elf import check_static, is_elf
 from .errors import BuildError, CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv, read_go_env
 from .gorun import GoPackage, GoSteps, Paths, Target, modules_cached, targets
+from .isolation import HostSession, IsolationError, fallback_reason
 from .platform import elf_machine, host_platform
 from .runner import Runner
 from .source import ModuleSources, declares_main, locate, module_path
@@ -118,7 +119,8 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
     # Containers of killed runs go, whether or not this run needs one: beside the build.
-    stale = threading.Thread(target=remove_stale, args=(runner,), name="remove-stale")
+    stale = threading.Thread(target=remove_stale, args=(runner, Storage.under(spec.cache_dir)),
+                             name="remove-stale")
     stale.start()
     try:
         return _build(spec, runner, progress, sources, toolchain, go, base)
@@ -172,11 +174,9 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
             _build_cache(spec).mkdir(parents=True, exist_ok=True)
             with _cache_store(spec) as store:
                 gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), store)
-        session = BuildahSession(runner, timeout=spec.timeout, remove_in_background=True)
+        compiled = _compile_isolated(spec, runner, sources, toolchain, go, Path(tmp))
         try:
-            with session:
-                compiled = _compile_all(spec, session, sources, toolchain, go, Path(tmp))
-            # The working container is removed while the images are assembled.
+            # The working container is removed (in the background) while the images are assembled.
             base_layer = build_base_layer(base, layers_dir)
             images = []
             for target, binaries in compiled:
@@ -185,8 +185,39 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
                 artifact = containerize(binaries, base, layers_dir, user=spec.user, base_layer=base_layer)
                 images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
         finally:
-            session.wait_removed()
+            compiled.session.wait_removed()
     return images
+
+
+@dataclass
+class _Compiled:
+    session: BuildahSession | HostSession
+    targets: list[tuple[Target, list[AppBinary]]]
+
+    def __iter__(self) -> Iterator[tuple[Target, list[AppBinary]]]:
+        return iter(self.targets)
+
+
+def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain,
+                      go: GoEnv, work: Path) -> _Compiled:
+    """Compile in a working container, or (isolation none, or auto where buildah cannot make
+    one inside a container) directly. The container may still be being removed on return."""
+    if spec.isolation != "none":
+        session = BuildahSession(runner, Storage.under(spec.cache_dir), timeout=spec.timeout,
+                                 remove_in_background=True)
+        try:
+            with session:
+                return _Compiled(session, _compile_all(spec, session, sources, toolchain, go, work / "c"))
+        except IsolationError as exc:
+            session.wait_removed()
+            why = fallback_reason(spec.isolation, dict(spec.go_environ))
+            if not why:
+                raise
+            log.warning("buildah cannot make a container here (%s); as %s, the job container is taken for "
+                        "the throwaway: the go commands run in it directly (--isolation none; "
+                        "--isolation chroot to fail instead)", exc.cause, why)
+    host = HostSession(runner, work / "root", timeout=spec.timeout)
+    return _Compiled(host, _compile_all(spec, host, sources, toolchain, go, work / "h"))
 
 
 def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
@@ -199,7 +230,7 @@ def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
     return paths
 
 
-def _compile_all(spec: BuildSpec, session: BuildahSession, sources: ModuleSources, toolchain: Toolchain,
+def _compile_all(spec: BuildSpec, session: BuildahSession | HostSession, sources: ModuleSources, toolchain: Toolchain,
                  go: GoEnv, work: Path) -> list[tuple[Target, list[AppBinary]]]:
     """In one working container: list the main packages, download modules, compile every target.
 

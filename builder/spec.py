@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from ..oci.registry.transport import RegistryOptions
     from .gocache import RemoteCache
 from .gobuild import CONTROLLED
+from .isolation import ISOLATIONS
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USER = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?")
@@ -89,6 +90,7 @@ class BuildSpec:
     cwd: Path | None = None
     reuse: bool = True  # a build whose inputs are all unchanged reuses the last images (record.py)
     remote_cache: RemoteCache | None = None  # --cache-from / --cache-to (gocache.py)
+    isolation: str = "auto"  # where the go commands run: auto, chroot or none (isolation.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):
@@ -103,6 +105,8 @@ class BuildSpec:
         for tag in self.tags:
             if not _TAG.fullmatch(tag):
                 raise SpecError(f"invalid tag {tag!r}", "at most 128 of [A-Za-z0-9_.-], not starting with '.' or '-'")
+        if self.isolation not in ISOLATIONS:
+            raise SpecError(f"unknown isolation {self.isolation!r}", "choose " + ", ".join(ISOLATIONS))
         if self.timeout is not None and self.timeout <= 0:
             raise SpecError("--timeout must be a positive number of seconds")
         if not self.platforms:

@@ -191,9 +191,9 @@ class _ScriptedRunner:
     ([(1, "go: build failed\n"), (0, "")], 1, False),
 ])
 def test_buildah_run_retries_only_its_own_memfd_flake(answers, runs, ok):
-    from leango.builder.buildah import BuildahSession
+    from leango.builder.buildah import BuildahSession, Storage
     runner = _ScriptedRunner(answers)
-    with BuildahSession(runner) as session:
+    with BuildahSession(runner, Storage(Path("/nonexistent/root"), Path("/nonexistent/run"))) as session:
         assert session.run(["/bin/true"]).ok is ok
     assert runner.runs == runs
 

@@ -30,10 +30,10 @@ class Built:
 def hello(tmp_path_factory, cache_dir) -> Built:
     require("buildah")
     out = tmp_path_factory.mktemp("hello")
-    before = buildah_state()
+    before = buildah_state(cache_dir)
     proc = leango("build", FIXTURES / "hello-world", "--tag", HELLO_REF,
                   "--oci-layout", out / "layout", "--oci-archive", out / "hello.oci.tar",
                   "--tarball", out / "hello.docker.tar", "--json", "--cache-dir", cache_dir)
-    after = buildah_state()
+    after = buildah_state(cache_dir)
     return Built(out, out / "layout", out / "hello.oci.tar", out / "hello.docker.tar",
                  json.loads(proc.stdout), proc.stdout, proc.stderr, before, after)

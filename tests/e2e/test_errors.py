@@ -56,11 +56,11 @@ def test_missing_buildah(tmp_path):
 
 def test_compile_error_shows_the_compiler(tmp_path):
     from support.cli import buildah_state
-    before = buildah_state()
+    before = buildah_state(tmp_path)
     message = _fails(FIXTURES / "compile-error", "-q", "--cache-dir", tmp_path, code=1)
     assert message.startswith("leango: error: go build failed for linux/")
     assert "undefined: undefinedFunction" in message
-    assert buildah_state() == before, "a failed build left a container or image behind"
+    assert buildah_state(tmp_path) == before, "a failed build left a container or image behind"
 
 
 def test_cgo_package_explains_why(tmp_path):

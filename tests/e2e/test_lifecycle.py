@@ -13,14 +13,8 @@ from click.testing import CliRunner
 from leango.builder import BuildSpec, NotStaticError, Outputs, SubprocessRunner, build
 from leango.builder import cli as cli_module
 from leango.builder.platform import host_platform
-from support.cli import buildah_state, compiled_binary, leango_argv
+from support.cli import buildah_state, compiled_binary, leango_argv, leango_containers
 from support.paths import FIXTURES
-
-
-def _leango_containers() -> list[str]:
-    out = subprocess.run(["buildah", "containers", "--format", "{{.ContainerName}}"],
-                         capture_output=True, text=True, check=True).stdout
-    return [n for n in out.split() if n.startswith("leango-")]
 
 
 def _parent(pid: int) -> int:
@@ -55,7 +49,7 @@ def _default_sigint() -> None:
 
 @pytest.mark.parametrize("sig,group", [(signal.SIGTERM, False), (signal.SIGINT, True)])
 def test_signal_removes_the_container(sig, group, tmp_path):
-    before = buildah_state()
+    before = buildah_state(tmp_path / "cold")
     env = dict(os.environ)
     # A cold Go cache makes the compile take seconds: time enough to interrupt it.
     proc = subprocess.Popen(
@@ -64,7 +58,7 @@ def test_signal_removes_the_container(sig, group, tmp_path):
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
         preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
-    while not _leango_containers():
+    while not leango_containers(tmp_path / "cold"):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "no working container appeared"
         time.sleep(0.05)
@@ -81,7 +75,7 @@ def test_signal_removes_the_container(sig, group, tmp_path):
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert buildah_state() == before
+    assert buildah_state(tmp_path / "cold") == before
     assert not (tmp_path / "l").exists()
 
 
@@ -99,7 +93,7 @@ echo "$out"
 def test_ctrl_c_while_the_container_is_made_leaves_none(tmp_path):
     """A terminal's Ctrl-C reaches every process in leango's group: here it lands between the
     creation of the working container and buildah reporting it."""
-    before = buildah_state()
+    before = buildah_state(tmp_path / "cold")
     shim = tmp_path / "bin"
     shim.mkdir()
     (shim / "buildah").write_text(_HELD_BUILDAH.format(real=shutil.which("buildah")))
@@ -120,7 +114,7 @@ def test_ctrl_c_while_the_container_is_made_leaves_none(tmp_path):
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err
     assert "interrupted" in err and "Traceback" not in err
-    assert buildah_state() == before
+    assert buildah_state(tmp_path / "cold") == before
     assert not (tmp_path / "l").exists()
 
 
@@ -141,12 +135,12 @@ class SwapBinaryRunner(SubprocessRunner):
 def test_dynamic_binary_is_refused(tmp_path):
     spec = BuildSpec(sources=(str(FIXTURES / "hello-world"),), cache_dir=tmp_path / "c",
                      platforms=(host_platform(),), outputs=Outputs(oci_layout=tmp_path / "l"))
-    before = buildah_state()
+    before = buildah_state(tmp_path / "c")
     with pytest.raises(NotStaticError) as err:
         build(spec, SwapBinaryRunner())
     assert "libc.so.6" in str(err.value) and "CGO_ENABLED=0" in str(err.value)
     assert not (tmp_path / "l").exists()
-    assert buildah_state() == before
+    assert buildah_state(tmp_path / "c") == before
 
 
 def test_dynamic_binary_cli_message(tmp_path, monkeypatch):

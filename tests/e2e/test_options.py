@@ -31,7 +31,7 @@ def test_the_default_user_is_nonroot(tmp_path, cache_dir):
 def test_toolchain_and_module_are_mounted_read_only(tmp_path, goroot):
     """In the build step's mounts, writing into the module or the toolchain fails."""
     from leango.builder import gobuild
-    from leango.builder.buildah import BuildahSession
+    from leango.builder.buildah import BuildahSession, Storage
     from leango.builder.gorun import Paths
     from leango.builder.runner import SubprocessRunner
     from leango.builder.toolchain import find_toolchain
@@ -47,7 +47,7 @@ def test_toolchain_and_module_are_mounted_read_only(tmp_path, goroot):
     toolchain = find_toolchain(SubprocessRunner(), goroot)
     env = {"GOROOT": gobuild.GOROOT, "HOME": "/tmp", "GOCACHE": "/cache/go-build", "GOTOOLCHAIN": "local",
            "GOPROXY": "off", "CGO_ENABLED": "0", "GOFLAGS": ""}
-    with BuildahSession(SubprocessRunner()) as session:
+    with BuildahSession(SubprocessRunner(), Storage.under(tmp_path / "cache")) as session:
         mounts = paths.mounts(toolchain, "build")
         for target in (f"{gobuild.SRC}/written", f"{gobuild.GOROOT}/bin/written", "/cache/mod/written"):
             res = session.run([gobuild.GO, "build", "-o", target, "."], mounts=mounts, env=env, workdir=gobuild.SRC)

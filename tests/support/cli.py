@@ -33,13 +33,33 @@ def leango(*args, env=None, cwd=None, timeout=600, check=True, input=None) -> su
     return proc
 
 
-def buildah_state() -> tuple[list[str], list[str]]:
+def storage_flags(cache_dir: Path) -> list[str]:
+    """buildah's flags for the storage leango keeps under a --cache-dir (vfs, its own root)."""
+    return ["--root", str(cache_dir / "containers" / "storage"), "--runroot", str(cache_dir / "containers" / "run"),
+            "--storage-driver", "vfs"]
+
+
+def buildah_state(*cache_dirs: Path) -> tuple[list[str], list[str]]:
+    """Containers and images in the machine's default storage and in leango's storage under each
+    cache dir (leango makes its working containers there)."""
     require("buildah")
-    containers = subprocess.run(["buildah", "containers", "--quiet", "--all"], capture_output=True,
-                                text=True, check=True).stdout.split()
-    images = subprocess.run(["buildah", "images", "--quiet", "--all"], capture_output=True,
-                            text=True, check=True).stdout.split()
+    containers: list[str] = []
+    images: list[str] = []
+    for flags in [[], *(storage_flags(Path(d)) for d in cache_dirs if (Path(d) / "containers").is_dir())]:
+        containers += subprocess.run(["buildah", "containers", *flags, "--quiet", "--all"], capture_output=True,
+                                     text=True, check=True).stdout.split()
+        images += subprocess.run(["buildah", "images", *flags, "--quiet", "--all"], capture_output=True,
+                                 text=True, check=True).stdout.split()
     return sorted(containers), sorted(images)
+
+
+def leango_containers(cache_dir: Path) -> list[str]:
+    """The names of leango's working containers in the storage under cache_dir."""
+    if not (cache_dir / "containers").is_dir():
+        return []
+    out = subprocess.run(["buildah", "containers", *storage_flags(cache_dir), "--format", "{{.ContainerName}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return [n for n in out.split() if n.startswith("leango-")]
 
 
 def compiled_binary(argv) -> Path | None:
