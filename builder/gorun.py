@@ -48,14 +48,15 @@ class Target:
 @dataclass(frozen=True)
 class Paths:
     """Host directories mounted into the container."""
-    module: Path
+    module: Path  # the source tree, mounted at /src (the module and its relative replacements)
     out: Path
     tmp: Path
     build_cache: Path
     mod_cache: Path
     ca_file: Path
     netrc: Path | None = None
-    replacements: tuple[tuple[Path, str], ...] = ()  # local `replace` modules, read-only
+    replacements: tuple[tuple[Path, str], ...] = ()  # `replace` modules outside the tree, read-only
+    module_dir: str = gobuild.SRC  # where the container sees the module (inside the tree)
 
     def mounts(self, toolchain: Toolchain, step: str) -> list[Mount]:
         mounts = [Mount(str(toolchain.goroot), gobuild.GOROOT), Mount(str(self.module), gobuild.SRC),
@@ -98,20 +99,21 @@ class GoSteps:
 
     def _run(self, step: str, argv: list[str], env: dict[str, str]) -> Result:
         return self.session.run(argv, mounts=self.paths.mounts(self.toolchain, step), env=env,
-                                workdir=gobuild.SRC)
+                                workdir=self.paths.module_dir)
 
     def main_packages(self, sources: ModuleSources, platform: Platform) -> list[GoPackage]:
         """The main packages the patterns name; a named non-main package or an empty match is an error."""
         res = self._run("list", gobuild.list_argv(sources.patterns, self.build_tags),
                         gobuild.list_env(self.go, platform))
         if not res.ok and not res.stdout.strip():
-            raise SourceError(f"go list failed: {clean_output(res.stderr)}")
-        explicit = {f"{gobuild.SRC}/{p[2:]}".rstrip("/.") if p != "." else gobuild.SRC
+            raise SourceError(f"go list failed: {self._inside(clean_output(res.stderr))}")
+        module_dir = self.paths.module_dir
+        explicit = {f"{module_dir}/{p[2:]}".rstrip("/.") if p != "." else module_dir
                     for p in sources.patterns if not p.endswith("...")}
         found = []
         for pkg in parse_list(res.stdout):
             if pkg.error and not pkg.name:
-                raise SourceError(f"{pkg.import_path}: {_inside(pkg.error)}")
+                raise SourceError(f"{pkg.import_path}: {self._inside(pkg.error)}")
             if pkg.error and "build constraints exclude all Go files" in pkg.error:
                 raise self.cgo_error(pkg, platform, f"no Go files to build in {pkg.import_path}")
             if pkg.name == "main":
@@ -124,6 +126,12 @@ class GoSteps:
             raise SourceError(f"{' '.join(sources.patterns)} matches no main package in {sources.module_root}",
                               "leango builds commands (package main)")
         return found
+
+    def _inside(self, message: str) -> str:
+        """go's messages name container paths: show them relative to the module."""
+        for prefix in dict.fromkeys((self.paths.module_dir, gobuild.SRC)):
+            message = message.replace(f"{prefix}/", "").replace(prefix, ".")
+        return message
 
     def cgo_error(self, pkg: GoPackage, platform: Platform, message: str) -> CompileError:
         res = self._run("list", gobuild.cgo_files_argv(pkg.import_path, self.build_tags),
@@ -212,11 +220,6 @@ def targets(packages: list[GoPackage], binary_override: str = "") -> list[Target
                               "build them separately with --binary-name")
         seen[t.binary] = t.package.import_path
     return out
-
-
-def _inside(message: str) -> str:
-    """go's messages name container paths: show them relative to the module."""
-    return message.replace(f"{gobuild.SRC}/", "").replace(gobuild.SRC, ".")
 
 
 def _first_go_error(output: str) -> str:

@@ -222,9 +222,9 @@ def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, t
 
 def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
-    paths = Paths(module=sources.module_root, out=work / "out", tmp=work / "tmp",
+    paths = Paths(module=sources.tree, out=work / "out", tmp=work / "tmp",
                   build_cache=_build_cache(spec), mod_cache=spec.cache_dir / "go" / "mod", ca_file=download_ca,
-                  netrc=spec.netrc, replacements=sources.replacements)
+                  netrc=spec.netrc, replacements=sources.extra_mounts, module_dir=sources.module_dir)
     for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
         d.mkdir(parents=True, exist_ok=True)
     return paths

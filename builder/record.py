@@ -9,8 +9,10 @@ dependency. A record under that key lists the images a previous build made and t
 layer blobs (kept in the cache, content-addressed); when it is found and every blob is
 still there, the images are put together again and written, and no container starts.
 
-When in doubt, build: a symlink or anything but a regular file or directory in the
-trees, or an unreadable file, gives no key.
+Symlinks count by their target and, where the build container resolves them inside the
+mounted source tree, by the content they lead to. When in doubt, build: a link leaving
+that tree, anything but a regular file, directory or symlink, or an unreadable file
+gives no key.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from .spec import BuildSpec
 from .toolchain import Toolchain
 
 log = logging.getLogger(__name__)
-RECORD_VERSION = 1
+RECORD_VERSION = 2
 SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "leango-out"})
 
 
@@ -58,30 +60,67 @@ def _file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def _tree(h: Any, root: Path, excluded: set[Path]) -> None:
-    """Every regular file under root: relative path, executable bit, content digest."""
-    stack = [root]
+def _tree(h: Any, root: Path, excluded: set[Path], bound: Path, visited: set[Path]) -> None:
+    """Every regular file under root: relative path, executable bit, content digest; every
+    symlink: its target and, as the build container resolves it inside the mounted tree
+    (`bound`), the content it leads to (a linked directory is walked once)."""
+    visited.add(Path(os.path.realpath(root)))
+    stack: list[tuple[Path, str]] = [(root, "")]
     while stack:
-        directory = stack.pop()
+        directory, prefix = stack.pop()
         try:
             entries = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             raise _Unsure(f"cannot list {directory}: {exc}") from exc
         for entry in entries:
-            path = Path(entry.path)
+            path, name = Path(entry.path), prefix + entry.name
             mode = entry.stat(follow_symlinks=False).st_mode
+            if path in excluded:  # this build's own outputs: not there at the first build
+                continue
             if stat.S_ISDIR(mode):
-                if entry.name not in SKIPPED_DIRS and path not in excluded:
-                    stack.append(path)
-                h.update(f"d {path.relative_to(root)}\n".encode())
+                if entry.name not in SKIPPED_DIRS:
+                    stack.append((path, name + "/"))
+                h.update(f"d {name}\n".encode())
             elif stat.S_ISREG(mode):
-                try:
-                    digest = _file_digest(path)
-                except OSError as exc:
-                    raise _Unsure(f"cannot read {path}: {exc}") from exc
-                h.update(f"f {path.relative_to(root)} {mode & 0o111:o} {digest}\n".encode())
+                h.update(f"f {name} {mode & 0o111:o} {_readable_digest(path)}\n".encode())
+            elif stat.S_ISLNK(mode):
+                _link(h, path, name, bound, visited, stack)
             else:
-                raise _Unsure(f"{path} is not a regular file or directory")
+                raise _Unsure(f"{path} is not a regular file, directory or symlink")
+
+
+def _link(h: Any, path: Path, name: str, bound: Path, visited: set[Path], stack: list[tuple[Path, str]]) -> None:
+    try:
+        target = os.readlink(path)
+    except OSError as exc:
+        raise _Unsure(f"cannot read link {path}: {exc}") from exc
+    real = Path(os.path.realpath(path))
+    if real != bound and bound not in real.parents:
+        # The container does not see it; isolation none would: fingerprint neither, build.
+        raise _Unsure(f"{path} links to {target}, outside {bound}")
+    try:
+        mode = os.stat(real).st_mode
+    except FileNotFoundError:
+        h.update(f"l {name} {target} dangling\n".encode())
+        return
+    except OSError as exc:
+        raise _Unsure(f"cannot follow {path}: {exc}") from exc
+    if stat.S_ISREG(mode):
+        h.update(f"l {name} {target} {mode & 0o111:o} {_readable_digest(real)}\n".encode())
+    elif stat.S_ISDIR(mode):
+        h.update(f"l {name} {target} dir\n".encode())
+        if real not in visited:  # a linked directory (or a cycle) is walked once
+            visited.add(real)
+            stack.append((real, name + "/"))
+    else:
+        raise _Unsure(f"{path} links to {target}, which is not a regular file or directory")
+
+
+def _readable_digest(path: Path) -> str:
+    try:
+        return _file_digest(path)
+    except OSError as exc:
+        raise _Unsure(f"cannot read {path}: {exc}") from exc
 
 
 def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
@@ -90,7 +129,7 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
     options = {
         "version": [RECORD_VERSION, version()],
         "toolchain": [toolchain.version, str(toolchain.goroot)],
-        "sources": [str(sources.module_root), list(sources.patterns)],
+        "sources": [str(sources.module_root), list(sources.patterns), str(sources.tree)],
         "platforms": [str(p) for p in spec.platforms],
         "ldflags": spec.ldflags, "build_tags": list(spec.build_tags), "env": [list(e) for e in spec.env],
         "binary_name": spec.binary_name, "offline": spec.offline, "user": spec.user,
@@ -102,9 +141,14 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
                                              spec.outputs.tarball) if p is not None and "{" not in str(p)}
     try:
         h.update(f"go {_file_digest(toolchain.go)}\n".encode())
+        visited: set[Path] = set()
         for tree in [sources.module_root, *(host for host, _ in sources.replacements)]:
+            if tree != sources.module_root and sources.module_root in tree.parents:
+                continue  # a replacement inside the module: walked with it
             h.update(f"tree {tree}\n".encode())
-            _tree(h, tree, excluded)
+            # Absolute replacements are mounted on their own: links in them resolve within them.
+            bound = sources.tree if tree == sources.module_root or sources.tree in tree.parents else tree
+            _tree(h, tree, excluded, bound, visited)
     except (_Unsure, OSError) as exc:
         log.debug("no build record: %s", exc)
         return None

@@ -24,11 +24,38 @@ _MAJOR = re.compile(r"v[2-9][0-9]*|v[1-9][0-9]+")
 WILDCARD = "..."
 
 
+CONTAINER_TREE = "/src"
+
+
 @dataclass(frozen=True)
 class ModuleSources:
+    """The module, its patterns, and the tree the build container sees at /src.
+
+    The tree is the lowest directory holding the module and every directory a relative
+    `replace` names, extended to the repository root (the nearest parent holding `.git`)
+    when there is one: mounted as one tree, relative symlinks and `../` paths resolve in
+    the container as they do on the host (a replaced module whose files link to a sibling
+    directory, as etcd's do). Digests do not depend on where it lives (-trimpath)."""
     module_root: Path
     patterns: tuple[str, ...]  # relative to module_root: ".", "./cmd/api", "./cmd/..."
     replacements: tuple[tuple[Path, str], ...] = ()  # local `replace` directories: (host, container)
+    tree_root: Path | None = None  # mounted at /src; None: the module root
+
+    @property
+    def tree(self) -> Path:
+        return self.tree_root or self.module_root
+
+    @property
+    def module_dir(self) -> str:
+        """Where the container sees the module."""
+        rel = self.module_root.relative_to(self.tree).as_posix()
+        return CONTAINER_TREE if rel == "." else f"{CONTAINER_TREE}/{rel}"
+
+    @property
+    def extra_mounts(self) -> tuple[tuple[Path, str], ...]:
+        """Replacement directories outside the tree (absolute `replace` paths): mounted on their own."""
+        return tuple((host, target) for host, target in self.replacements
+                     if not (target == CONTAINER_TREE or target.startswith(CONTAINER_TREE + "/")))
 
     @property
     def has_vendor(self) -> bool:
@@ -107,37 +134,75 @@ def locate(sources: tuple[str, ...], cwd: Path) -> ModuleSources:
     for directory, suffix in resolved:
         rel = directory.relative_to(root).as_posix()
         patterns.append(("." if rel == "." else f"./{rel}") + suffix)
-    return ModuleSources(root, tuple(dict.fromkeys(patterns)), tuple(local_replacements(root)))
+    tree, replacements = source_tree(root)
+    return ModuleSources(root, tuple(dict.fromkeys(patterns)), replacements, tree)
+
+
+def source_tree(module_root: Path, home: Path | None = None) -> tuple[Path, tuple[tuple[Path, str], ...]]:
+    """The tree to mount at /src for this module (see ModuleSources), and its local replacements
+    with where the container sees each."""
+    local = local_replacements(module_root)
+    relative = [(host, lexical) for host, lexical, rel in local if not rel.startswith("/")]
+    # The lexical place (what go.mod's ../ path names) and, when it is reached through a
+    # symlink, the real one: both must be in the tree for the link to resolve inside it.
+    tree = Path(os.path.commonpath([module_root, *(p for pair in relative for p in pair)]))
+    if tree == Path("/"):
+        raise SourceError(f"the module {module_root} and the directories its go.mod replaces modules with share "
+                          "no parent directory but /", "keep replaced modules beside the module, such as ../lib")
+    tree = _repository_root(tree, home if home is not None else Path.home()) or tree
+    out = []
+    for host, lexical, rel in local:
+        if rel.startswith("/"):
+            out.append((host, _check_target(rel, rel)))
+        else:
+            inside = lexical.relative_to(tree).as_posix()
+            out.append((host, CONTAINER_TREE if inside == "." else f"{CONTAINER_TREE}/{inside}"))
+    return tree, tuple(out)
+
+
+def _repository_root(directory: Path, home: Path) -> Path | None:
+    """The nearest directory at or above `directory` holding `.git` (never / or the home directory,
+    whose `.git` would be a dotfiles repository, not this project's)."""
+    for candidate in (directory, *directory.parents):
+        if candidate == Path("/") or candidate == home:
+            return None
+        if _kind(candidate / ".git") in ("dir", "file"):  # a worktree's .git is a file
+            return candidate
+    return None
 
 
 _REPLACE = re.compile(r"=>\s*(\.{1,2}/[^\s]*|/[^\s]*)\s*$", re.M)
 RESERVED = ("/usr/local/go", "/cache", "/tmp", "/out", "/run/leango", "/src", "/etc", "/proc", "/dev", "/sys")
 
 
-def local_replacements(module_root: Path) -> list[tuple[Path, str]]:
-    """The directories go.mod `replace`s modules with (`=> ../lib`, `=> /abs/lib`), and where the
-    build container sees them: at the same place relative to the module (mounted at /src)."""
+def local_replacements(module_root: Path) -> list[tuple[Path, Path, str]]:
+    """The directories go.mod `replace`s modules with (`=> ../lib`, `=> /abs/lib`): each as
+    (real host directory, lexical host path, the path go.mod gives)."""
     gomod = module_root / "go.mod"
     if _kind(gomod) != "file":
         return []
     text = gomod.read_text(errors="replace")
-    out: list[tuple[Path, str]] = []
+    out: list[tuple[Path, Path, str]] = []
     for match in _REPLACE.finditer(text):
         rel = match.group(1)
-        host = (module_root / rel).resolve()
+        lexical = Path(posixpath.normpath(module_root / rel))
+        host = lexical.resolve()
         kind = _kind(host)
         if kind != "dir":
             what = "missing" if kind == "missing" else kind
             raise SourceError(f"go.mod replaces a module with {rel}, which is {what}")
-        target = posixpath.normpath(rel if rel.startswith("/") else posixpath.join("/src", rel))
-        if target.startswith("/src/"):
-            continue  # inside the module: mounted with it
-        if target == "/" or any(target == r or target.startswith(r + "/") or r.startswith(target + "/")
-                                for r in RESERVED):
-            raise SourceError(f"go.mod replaces a module with {rel}, which the build container cannot mount "
-                              f"at {target}", "use a path beside the module, such as ../lib")
-        out.append((host, target))
+        out.append((host, lexical, rel))
     return out
+
+
+def _check_target(rel: str, target: str) -> str:
+    """An absolute replacement is mounted where go.mod names it: not over the container's own places."""
+    target = posixpath.normpath(target)
+    if target == "/" or any(target == r or target.startswith(r + "/") or r.startswith(target + "/")
+                            for r in RESERVED):
+        raise SourceError(f"go.mod replaces a module with {rel}, which the build container cannot mount "
+                          f"at {target}", "use a path beside the module, such as ../lib")
+    return target
 
 
 _MODULE_LINE = re.compile(r'module\s+(?:"([^"\s]+)"|([^"\s]+))')

@@ -1,6 +1,7 @@
 """Option handling that needs no container: CA bundle, spec validation, source checks."""
 
 import os
+import shutil
 from pathlib import Path
 
 import certifi
@@ -301,3 +302,66 @@ def test_declares_main_never_opens_a_fifo(tmp_path):
     (tmp_path / "main.go").write_text("package main\n")
     os.mkfifo(tmp_path / "pipe.go")  # opening it for reading would wait for a writer forever
     assert declares_main(tmp_path) is False
+
+
+def _module(path: Path, replaces: str = "") -> Path:
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "go.mod").write_text(f"module example.com/{path.name}\n\ngo 1.21\n{replaces}")
+    return path
+
+
+def test_source_tree_holds_the_module_and_its_relative_replacements(tmp_path):
+    from leango.builder.source import source_tree
+    home = tmp_path / "home"
+    mod = _module(tmp_path / "repo" / "server", "replace example.com/api => ../api\n"
+                                                "replace example.com/v3 => ../client/v3\n")
+    for d in ("api", "client/v3"):
+        _module(tmp_path / "repo" / d)
+    tree, repl = source_tree(mod, home)
+    assert tree == tmp_path / "repo"
+    assert repl == ((tmp_path / "repo" / "api", "/src/api"), (tmp_path / "repo" / "client" / "v3", "/src/client/v3"))
+    # A module alone is its own tree; inside a repository, the repository root is.
+    assert source_tree(_module(tmp_path / "solo" / "app"), home) == (tmp_path / "solo" / "app", ())
+    (tmp_path / "solo" / ".git").write_text("gitdir: elsewhere\n")  # a worktree's .git is a file
+    assert source_tree(tmp_path / "solo" / "app", home)[0] == tmp_path / "solo"
+
+
+def test_source_tree_never_climbs_to_the_home_directory_or_the_root(tmp_path):
+    from leango.builder.source import source_tree
+    home = tmp_path / "home"
+    (home / ".git").mkdir(parents=True)  # a dotfiles repository
+    assert source_tree(_module(home / "src" / "app"), home)[0] == home / "src" / "app"
+    with pytest.raises(SourceError, match="share no parent directory but /"):
+        source_tree(_module(tmp_path / "app", "replace example.com/x => ../../../../../../../../../../../usr\n"), home)
+
+
+def test_source_tree_follows_a_replacement_through_a_symlink(tmp_path):
+    """The link (what go.mod names) and its target must both be in the tree for it to resolve."""
+    from leango.builder.source import source_tree
+    _module(tmp_path / "repo" / "vendor-libs" / "lib")
+    mod = _module(tmp_path / "repo" / "app", "replace example.com/lib => ../lib\n")
+    (tmp_path / "repo" / "lib").symlink_to("vendor-libs/lib")
+    tree, repl = source_tree(mod, tmp_path / "home")
+    assert tree == tmp_path / "repo" and repl == ((tmp_path / "repo" / "vendor-libs" / "lib", "/src/lib"),)
+
+
+def test_absolute_replacements_are_mounted_where_go_mod_names_them(tmp_path):
+    import tempfile
+
+    from leango.builder.source import ModuleSources, source_tree
+    outside = Path(tempfile.mkdtemp(prefix="leango-abs-", dir="/var/tmp"))  # /tmp is the container's own
+    lib = _module(outside / "lib")
+    mod = _module(tmp_path / "app", f"replace example.com/lib => {lib}\n")
+    tree, repl = source_tree(mod, tmp_path / "home")
+    assert tree == mod and repl == ((lib, str(lib)),)
+    sources = ModuleSources(mod, (".",), repl, tree)
+    assert sources.extra_mounts == ((lib, str(lib)),) and sources.module_dir == "/src"
+    with pytest.raises(SourceError, match="cannot mount at /etc"):
+        source_tree(_module(tmp_path / "bad", "replace example.com/lib => /etc\n"), tmp_path / "home")
+    shutil.rmtree(outside)
+
+
+def test_module_dir_is_where_the_container_sees_the_module(tmp_path):
+    from leango.builder.source import ModuleSources
+    assert ModuleSources(tmp_path / "r" / "server", (".",), (), tmp_path / "r").module_dir == "/src/server"
+    assert ModuleSources(tmp_path / "r", (".",)).module_dir == "/src"

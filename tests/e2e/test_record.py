@@ -147,10 +147,38 @@ def test_a_lost_layer_blob_or_a_symlink_means_build(tree, tmp_path):
         blob.unlink()
     build(_spec(tree, cache), runner)
     assert runner.compiles == 2, "a record whose layers are gone must not be used"
-    (tree / "app" / "link").symlink_to(tree / "app" / "data.txt")
+    (tree / "app" / "link").symlink_to("/etc/hostname")  # outside the tree the container sees
     build(_spec(tree, cache), runner)
     build(_spec(tree, cache), runner)
     assert runner.compiles == 4, "a tree leango cannot fingerprint safely always builds"
+
+
+def test_symlinks_count_by_target_and_the_content_they_lead_to(tree, cache_dir):
+    """Links inside the mounted tree (the directory holding app and lib here) are fingerprinted:
+    an untouched rebuild starts no container; changing what a link leads to, or where, builds."""
+    runner = Counting()
+    (tree / "notes").mkdir()
+    (tree / "notes" / "a.txt").write_text("same\n")
+    (tree / "notes" / "b.txt").write_text("same\n")
+    (tree / "app" / "link").symlink_to("../notes/a.txt")
+    (tree / "app" / "dirlink").symlink_to("../notes")
+    (tree / "notes" / "loop").symlink_to("..")  # a cycle is walked once
+    build(_spec(tree, cache_dir), runner)
+    started = runner.containers
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 1 and runner.containers == started
+    (tree / "notes" / "a.txt").write_text("changed\n")
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 2, "a linked file's content is an input"
+    (tree / "app" / "link").unlink()
+    (tree / "app" / "link").symlink_to("../notes/b.txt")
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 3, "a link's target is an input"
+    (tree / "notes" / "c.txt").write_text("new\n")
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 4, "a file in a linked directory is an input"
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 4
 
 
 def test_rebuild_flag_compiles_anyway(tree, cache_dir):
