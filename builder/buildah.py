@@ -26,7 +26,7 @@ from typing import Any
 from .containers import container_name
 from .errors import BuildahError, BuildTimeout, Interrupted
 from .isolation import diagnose
-from .runner import Result, Runner
+from .runner import Result, Runner, inherited_env
 
 log = logging.getLogger(__name__)
 TRANSIENT_RUN_ERROR = "sealing memfd copy"
@@ -121,7 +121,10 @@ class BuildahSession:
         return self
 
     def run(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (),
-            env: Mapping[str, str] | None = None, workdir: str = "/") -> Result:
+            env: Mapping[str, str] | None = None, workdir: str = "/",
+            hidden_env: Mapping[str, str] | None = None) -> Result:
+        """hidden_env: proxy variables (HTTPS_PROXY, NO_PROXY…, either case), given to buildah's
+        own environment, from which it passes them into the container: never on its argv."""
         # A numeric user and group: buildah then skips two of its three /etc/passwd look-ups
         # (each a re-exec of itself, into a scratch container that has no /etc/passwd).
         args = ["run", "--isolation", self.isolation, "--user", "0:0", "--workingdir", workdir]
@@ -129,26 +132,36 @@ class BuildahSession:
             args += ["-v", mount.flag()]
         for key, value in (env or {}).items():
             args += ["--env", f"{key}={value}"]
-        res = self._run_bounded(*args, self.container, "--", *argv)
+        process_env = None
+        if hidden_env:
+            process_env = {**(self.env if self.env is not None else inherited_env()), **hidden_env}
+        res = self._run_bounded(*args, self.container, "--", *argv, env=process_env)
         if not res.ok and TRANSIENT_RUN_ERROR in res.stderr:
             # buildah's chroot isolation sometimes fails to seal the memfd copy of itself
             # before the command starts; nothing ran, so running again is safe.
             log.debug("buildah run failed before starting the command (%s); retrying once",
                       TRANSIENT_RUN_ERROR)
-            res = self._run_bounded(*args, self.container, "--", *argv)
+            res = self._run_bounded(*args, self.container, "--", *argv, env=process_env)
         if not res.ok and (failure := diagnose(res.stderr)) is not None:
             raise failure  # the container could not be entered: nothing the command did
+        if not res.ok and _BUILDAH_ERROR.search(res.stderr):
+            # buildah's own error (the go tool never logs this way): the machine's fault, not the input's.
+            raise BuildahError(f"buildah run failed: {first_cause(res.stderr)}")
         return res
 
-    def _run_bounded(self, *args: str) -> Result:
+    def _run_bounded(self, *args: str, env: Mapping[str, str] | None = None) -> Result:
         """`buildah run` within what is left of the session's --timeout."""
+        env = env if env is not None else self.env
         if self._deadline is None:
-            return self._buildah(*args)
+            try:
+                return self.runner.run(self.storage.argv(*args), env=env)
+            except FileNotFoundError as exc:
+                raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
         left = self._deadline - time.monotonic()
         if left <= 0:
             raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
         try:
-            return self.runner.run(self.storage.argv(*args), env=self.env, timeout=left)
+            return self.runner.run(self.storage.argv(*args), env=env, timeout=left)
         except subprocess.TimeoutExpired as exc:
             raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
         except FileNotFoundError as exc:
@@ -193,6 +206,7 @@ class BuildahSession:
 
 _NOISE = re.compile(r"Unable to determine exit status|parsing PID|failed to shutdown storage|"
                     r"^(?:Error: )?exit status \d+$|^subprocess exited with status \d+$")
+_BUILDAH_ERROR = re.compile(r'^time="[^"]*" level=(?:error|fatal) msg=', re.M)
 _LOGRUS = re.compile(r'^time="[^"]*" level=(\w+) msg="(.*)"$')
 
 

@@ -23,6 +23,7 @@ from .gocache import RemoteCache
 from .isolation import ISOLATIONS
 from .pipeline import build
 from .platform import host_platform, parse_platform
+from .redact import redact
 from .report import Progress, report
 from .runner import SubprocessRunner
 from .spec import BuildSpec, Outputs, PushOptions, parse_env, parse_epoch
@@ -44,14 +45,13 @@ def _split_commas(values: tuple[str, ...]) -> list[str]:
 
 
 class _RedactQueries(logging.Filter):
-    """urllib3 logs request lines at DEBUG: strip their queries (upload _state, signed-URL
-    parameters) so debug output never carries secrets (checklist 26)."""
+    """No secret in a log line at any verbosity: urllib3 logs request lines at DEBUG, whose
+    queries (upload _state, signed-URL parameters) are stripped; the userinfo of any URL
+    (GOPROXY=https://bot:TOKEN@…, proxy URLs) is shown redacted, as the go command does."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         from ..oci.registry.httputil import QUERY
-        if record.args:
-            record.args = tuple(QUERY.sub("?…", a) if isinstance(a, str) else a for a in record.args)
-        record.msg = QUERY.sub("?…", str(record.msg))
+        record.msg, record.args = redact(QUERY.sub("?…", record.getMessage())), None
         return True
 
 
@@ -247,7 +247,7 @@ def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
 
 
 def _fail(exc: Exception, code: int) -> None:
-    click.echo(f"leango: error: {exc}", err=True)
+    click.echo(f"leango: error: {redact(str(exc))}", err=True)
     sys.exit(code)
 
 
@@ -265,7 +265,11 @@ def prune_cmd(caches, cache_dir):
     removed = remove_stale(SubprocessRunner(), Storage.under(cache_dir or _cache_dir()))
     click.echo(f"removed {len(removed)} stale container(s)" + (f": {' '.join(removed)}" if removed else ""))
     if caches:
-        for path in empty_caches(cache_dir or _cache_dir()):
+        try:
+            emptied = empty_caches(cache_dir or _cache_dir())
+        except BuildError as exc:
+            _fail(exc, EXIT_BUILD_FAILED)
+        for path in emptied:
             click.echo(f"removed {path}")
 
 

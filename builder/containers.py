@@ -1,10 +1,12 @@
 """Names for leango's working containers, and removal of those whose leango process is gone.
 
 A CI job killed with SIGKILL cannot run its `finally`: its container stays. Each
-container is named `leango-<pid>-<process start time>-<random>`; the next run
-(or `leango prune`) removes the containers whose process no longer exists, and
-never touches one whose name leango did not make. The start time guards
-against a recycled pid.
+container is named `leango-<boot>-<pidns>-<pid>-<start time>-<random>`; the next run
+(or `leango prune`) removes the containers whose process no longer exists, and never
+touches one whose name leango did not make. The start time guards against a recycled
+pid; the boot id and the PID namespace against runs that share the storage but not the
+process table (two CI job containers on one host see each other's processes as gone):
+a container of another namespace or boot is never proven stale, so it is left alone.
 """
 
 from __future__ import annotations
@@ -17,14 +19,14 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .locks import LOCK_NAME, store_lock
 from .runner import Runner
 
 if TYPE_CHECKING:
     from .buildah import Storage
 
 log = logging.getLogger(__name__)
-_NAME = re.compile(r"leango-(\d+)-(\d+)-[0-9a-f]{8}")
-_OLD_NAME = re.compile(r"leango-(\d+)-[0-9a-f]{8}")  # leango 0.1 named containers without a start time
+_NAME = re.compile(r"leango-([0-9a-f]{8})-(\d+)-(\d+)-(\d+)-[0-9a-f]{8}")
 
 
 def start_time(pid: int) -> int | None:
@@ -40,19 +42,34 @@ def start_time(pid: int) -> int | None:
         return None
 
 
+def run_scope() -> tuple[str, int]:
+    """This boot (the first 8 hex digits of its id) and this PID namespace (its inode): where a
+    pid means this process table's process."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip().replace("-", "")[:8]
+    except OSError:
+        boot = "00000000"
+    try:
+        pidns = os.stat("/proc/self/ns/pid").st_ino
+    except OSError:
+        pidns = 0
+    return boot, pidns
+
+
 def container_name(pid: int | None = None) -> str:
     pid = os.getpid() if pid is None else pid
-    return f"leango-{pid}-{start_time(pid) or 0}-{secrets.token_hex(4)}"
+    boot, pidns = run_scope()
+    return f"leango-{boot}-{pidns}-{pid}-{start_time(pid) or 0}-{secrets.token_hex(4)}"
 
 
 def is_stale(name: str) -> bool:
-    """True for a leango container whose process is gone; False for any other name."""
-    if match := _NAME.fullmatch(name):
-        pid, started = int(match.group(1)), int(match.group(2))
-        return start_time(pid) != started
-    if match := _OLD_NAME.fullmatch(name):
-        return start_time(int(match.group(1))) is None
-    return False
+    """True for a leango container of this boot and PID namespace whose process is gone; False
+    for any other name, and for another namespace's or boot's containers (nothing proves them gone)."""
+    match = _NAME.fullmatch(name)
+    if match is None or (match.group(1), int(match.group(2))) != run_scope():
+        return False
+    pid, started = int(match.group(3)), int(match.group(4))
+    return start_time(pid) != started
 
 
 def remove_stale(runner: Runner, storage: Storage, env: dict[str, str] | None = None) -> list[str]:
@@ -85,15 +102,31 @@ def empty_caches(cache_dir: Path) -> list[Path]:
     The module cache is read-only by design (as `go clean -modcache` knows): directories
     are made writable on the way. Only leango's own entries are touched."""
     removed = []
-    for name in ("go", "gocache", "layers", "records", "work"):
+    # The store first: while a build holds its lock, nothing is removed (nor the caches it is using).
+    for name in ("gocache", "go", "layers", "records", "work"):
         path = cache_dir / name
         if path.is_symlink() or not path.exists():
             continue
-        for root, dirs, _files in os.walk(path):
-            for d in dirs:
-                full = Path(root) / d
-                if not full.is_symlink():
-                    full.chmod(0o755)
-        shutil.rmtree(path)
+        if name == "gocache":
+            # Under the store's lock (refused while a build holds it), which stays: a run waiting
+            # on it must lock the same file as the next one.
+            with store_lock(path, wait=False):
+                for entry in path.iterdir():
+                    if entry.name != LOCK_NAME:
+                        _remove(entry)
+        else:
+            _remove(path)
         removed.append(path)
     return removed
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or not path.is_dir():
+        path.unlink()
+        return
+    for root, dirs, _files in os.walk(path):
+        for d in dirs:
+            full = Path(root) / d
+            if not full.is_symlink():
+                full.chmod(0o755)
+    shutil.rmtree(path)

@@ -13,6 +13,7 @@ toolchain never fetches another toolchain (GOTOOLCHAIN=local).
 from __future__ import annotations
 
 from ..oci import Platform
+from .errors import SpecError
 from .goenv import GoEnv
 from .platform import go_env
 
@@ -24,6 +25,7 @@ CACHE = "/cache"
 TMP = "/tmp"
 CA_FILE = "/run/leango/ca-certificates.crt"
 NETRC = "/run/leango/netrc"
+GOENV_FILE = "/run/leango/go.env"
 BASE_LDFLAGS = "-s -w -buildid="
 LIST_FIELDS = "ImportPath,Name,Dir,Error"
 
@@ -87,12 +89,26 @@ def download_argv() -> list[str]:
 
 
 def download_env(go: GoEnv, *, netrc: bool) -> dict[str, str]:
-    env = _base_env(go) | dict(go.values) | dict(go.proxies)
-    env["GOFLAGS"] = go.get("GOFLAGS")
+    """The download step's environment: the caller's Go settings come from GOENV_FILE
+    (go_env_file), so that none of them (GOPROXY may carry a token) is on buildah's argv."""
+    env = _base_env(go)
+    del env["GOPROXY"]  # from the file: an environment variable would win over it
+    env["GOENV"] = GOENV_FILE
     env["SSL_CERT_FILE"] = CA_FILE
     if netrc:
         env["NETRC"] = NETRC
     return env
+
+
+def go_env_file(go: GoEnv) -> bytes:
+    """The caller's Go settings in the go command's own `go env -w` file format (KEY=VALUE lines,
+    cmd/go/internal/cfg), read through GOENV by the download step."""
+    lines = []
+    for key, value in go.values:
+        if "\n" in value or "\r" in value:
+            raise SpecError(f"{key} holds a line break")
+        lines.append(f"{key}={value}\n")
+    return "".join(lines).encode()
 
 
 def build_argv(package: str, output_name: str, *, ldflags: str = "", build_tags: tuple[str, ...] = (),

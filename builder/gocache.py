@@ -25,7 +25,6 @@ reuses, so the feature is off unless asked for, and pulls only the references th
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
@@ -48,6 +47,7 @@ from ..oci.errors import OciError, RegistryError
 from ..oci.manifest import Manifest
 from ..oci.sinks._atomic import atomic_writer, write_bytes_atomic
 from ..oci.tarfs import FILE, TarEntry, write_tar
+from .locks import store_lock
 
 if TYPE_CHECKING:
     from ..oci.registry.credentials import CredentialSources
@@ -163,13 +163,7 @@ class Store:
         """The store, read under an exclusive lock on root/.lock held until the block ends: two
         leango processes sharing a --cache-dir take turns, so that neither deletes chunks the
         other has written and is about to push or unpack."""
-        root.mkdir(parents=True, exist_ok=True)
-        with open(root / ".lock", "a+b") as lock:
-            try:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                log.info("waiting for another leango process using the Go build cache store %s", root)
-                fcntl.flock(lock, fcntl.LOCK_EX)
+        with store_lock(root):
             yield cls.open(root)
 
     @classmethod

@@ -21,6 +21,7 @@ from .containerize import AppBinary
 from .errors import CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv
 from .isolation import HostSession
+from .redact import redact
 from .runner import Result
 from .source import ModuleSources, binary_name, check_binary_name
 from .toolchain import Toolchain
@@ -57,6 +58,7 @@ class Paths:
     netrc: Path | None = None
     replacements: tuple[tuple[Path, str], ...] = ()  # `replace` modules outside the tree, read-only
     module_dir: str = gobuild.SRC  # where the container sees the module (inside the tree)
+    go_env_file: Path | None = None  # the Go settings for the download step (gobuild.go_env_file)
 
     def mounts(self, toolchain: Toolchain, step: str) -> list[Mount]:
         mounts = [Mount(str(toolchain.goroot), gobuild.GOROOT), Mount(str(self.module), gobuild.SRC),
@@ -66,6 +68,8 @@ class Paths:
                   *(Mount(str(host), target) for host, target in self.replacements)]
         if step == "download":
             mounts.append(Mount(str(self.ca_file), gobuild.CA_FILE))
+            if self.go_env_file is not None:
+                mounts.append(Mount(str(self.go_env_file), gobuild.GOENV_FILE))
             if self.netrc is not None:
                 mounts.append(Mount(str(self.netrc), gobuild.NETRC))
         if step == "build":
@@ -145,11 +149,15 @@ class GoSteps:
 
     def download(self) -> None:
         """`go mod download`: the modules the main module requires, through the caller's GOPROXY."""
-        log.info("downloading modules (GOPROXY=%s)", self.go.get("GOPROXY") or "off")
-        res = self._run("download", gobuild.download_argv(),
-                        gobuild.download_env(self.go, netrc=self.paths.netrc is not None))
+        log.info("downloading modules (GOPROXY=%s)", redact(self.go.get("GOPROXY") or "off"))
+        # The Go settings (GOPROXY may carry a token) reach the go command through a GOENV file
+        # mounted for this step, the proxy variables through buildah's own environment: neither
+        # is on an argv, where every local user could read it.
+        res = self.session.run(gobuild.download_argv(), mounts=self.paths.mounts(self.toolchain, "download"),
+                               env=gobuild.download_env(self.go, netrc=self.paths.netrc is not None),
+                               workdir=self.paths.module_dir, hidden_env=dict(self.go.proxies))
         if not res.ok:
-            raise DownloadError(f"downloading modules failed: {_first_go_error(res.stderr or res.stdout)}",
+            raise DownloadError(f"downloading modules failed: {redact(_first_go_error(res.stderr or res.stdout))}",
                                 "check GOPROXY, the network and, for private modules, GOPRIVATE/GONOSUMDB "
                                 "and your .netrc")
 

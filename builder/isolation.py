@@ -137,7 +137,8 @@ class HostSession:
         return None
 
     def run(self, argv: Sequence[str], *, mounts: Sequence[Mount] = (),
-            env: Mapping[str, str] | None = None, workdir: str = "/") -> Result:
+            env: Mapping[str, str] | None = None, workdir: str = "/",
+            hidden_env: Mapping[str, str] | None = None) -> Result:
         table = sorted(((m.target.rstrip("/") or "/", m.source) for m in mounts), key=lambda t: -len(t[0]))
 
         def host(value: str) -> str:
@@ -149,7 +150,7 @@ class HostSession:
             return str(self.scratch) + value
 
         host_env = {k: ":".join(host(p) for p in v.split(":")) if k == "PATH" else host(v)
-                    for k, v in (env or {}).items()}
+                    for k, v in (env or {}).items()} | dict(hidden_env or {})
         cwd = host(workdir)
         if cwd.startswith(str(self.scratch)):
             os.makedirs(cwd, exist_ok=True)

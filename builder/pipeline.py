@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import os
 import tempfile
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -21,7 +22,7 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import gocache, record
+from . import gobuild, gocache, record
 from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -138,8 +139,12 @@ def _build(spec: BuildSpec, runner: Runner, progress: Progress | None, sources: 
                  "(no container started; --rebuild to compile anyway)")
     else:
         images = _build_images(spec, runner, sources, toolchain, go, base, layers_dir)
-        if key:
+        # A file saved while Go compiled would make the record say "these inputs gave that image":
+        # the inputs are taken again, and a record is kept only when they did not move.
+        if key and record.input_key(spec, sources, toolchain, go, base) == key:
             record.save(spec.cache_dir, key, images)
+        elif key:
+            log.info("an input changed during the build: no build record kept (the next build compiles)")
     _check_naming(spec, [r.binary for r in images])
     builds = []
     for made in images:
@@ -216,18 +221,25 @@ def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, t
             log.warning("buildah cannot make a container here (%s); as %s, the job container is taken for "
                         "the throwaway: the go commands run in it directly (--isolation none; "
                         "--isolation chroot to fail instead)", exc.cause, why)
+        except BaseException:
+            session.wait_removed()  # before the work directory it mounts is deleted
+            raise
     host = HostSession(runner, work / "root", timeout=spec.timeout)
     return _Compiled(host, _compile_all(spec, host, sources, toolchain, go, work / "h"))
 
 
-def _paths(spec: BuildSpec, sources: ModuleSources, work: Path) -> Paths:
+def _paths(spec: BuildSpec, sources: ModuleSources, go: GoEnv, work: Path) -> Paths:
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
     paths = Paths(module=sources.tree, out=work / "out", tmp=work / "tmp",
                   build_cache=_build_cache(spec), mod_cache=spec.cache_dir / "go" / "mod", ca_file=download_ca,
                   netrc=spec.netrc, replacements=sources.extra_mounts, module_dir=sources.module_dir)
     for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
         d.mkdir(parents=True, exist_ok=True)
-    return paths
+    # The caller's Go settings for the download step, readable by this user alone.
+    fd = os.open(work / "go.env", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(gobuild.go_env_file(go))
+    return replace(paths, go_env_file=work / "go.env")
 
 
 def _compile_all(spec: BuildSpec, session: BuildahSession | HostSession, sources: ModuleSources, toolchain: Toolchain,
@@ -238,7 +250,7 @@ def _compile_all(spec: BuildSpec, session: BuildahSession | HostSession, sources
     needed, it is compiled at once, without `go list` (one container run less on every edit):
     the executable it makes is the proof. `go list` runs only when the compile failed or made
     none, for its clearer errors."""
-    paths = _paths(spec, sources, work)
+    paths = _paths(spec, sources, go, work)
     vendor = sources.has_vendor
     need_download = not spec.offline and not vendor
     # The download step (its own container run) only when a module may be missing.

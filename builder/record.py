@@ -1,7 +1,7 @@
 """Know "nothing changed" without entering the container.
 
 Before a build, every input is hashed into one key: the toolchain (its version, place
-and `go` binary), the options that shape the image (platforms, flags, tags, --env,
+and every file of it: toolprint.py), the options that shape the image (platforms, flags, tags, --env,
 user, compression, CA bundle, SOURCE_DATE_EPOCH), the Go settings (GOFLAGS…), and
 every file of the module and of the local modules its go.mod `replace`s — vendored
 code, embedded files, go.mod and go.sum, which pins the content of every downloaded
@@ -21,6 +21,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,10 +36,11 @@ from .goenv import GoEnv
 from .source import ModuleSources
 from .spec import BuildSpec
 from .toolchain import Toolchain
+from .toolprint import file_digest, toolchain_digest
 
 log = logging.getLogger(__name__)
 RECORD_VERSION = 2
-SKIPPED_DIRS = frozenset({".git", ".hg", ".svn", "leango-out"})
+SKIPPED_DIRS = frozenset({".git", ".hg", ".svn"})
 
 
 @dataclass(frozen=True)
@@ -52,15 +54,24 @@ class _Unsure(Exception):
     """An input leango cannot fingerprint safely: build."""
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as src:
-        while chunk := src.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
+class _Outputs:
+    """What this build writes, left out of the key (go:embed can read anything else, a directory
+    named leango-out included): each output path, and for a path templated with {binary} every
+    name the template can take."""
+
+    def __init__(self, spec: BuildSpec):
+        paths = [Path(p) for p in (spec.outputs.oci_layout, spec.outputs.oci_archive, spec.outputs.tarball)
+                 if p is not None]
+        resolved = [str(p.resolve()) for p in paths]  # as the sinks write them
+        self.exact = {Path(p) for p in resolved if "{binary}" not in p}
+        self.templates = [re.compile(re.escape(p).replace(re.escape("{binary}"), "[^/]+"))
+                          for p in resolved if "{binary}" in p]
+
+    def __contains__(self, path: Path) -> bool:
+        return path in self.exact or any(t.fullmatch(str(path)) for t in self.templates)
 
 
-def _tree(h: Any, root: Path, excluded: set[Path], bound: Path, visited: set[Path]) -> None:
+def _tree(h: Any, root: Path, excluded: _Outputs, bound: Path, visited: set[Path]) -> None:
     """Every regular file under root: relative path, executable bit, content digest; every
     symlink: its target and, as the build container resolves it inside the mounted tree
     (`bound`), the content it leads to (a linked directory is walked once)."""
@@ -78,9 +89,10 @@ def _tree(h: Any, root: Path, excluded: set[Path], bound: Path, visited: set[Pat
             if path in excluded:  # this build's own outputs: not there at the first build
                 continue
             if stat.S_ISDIR(mode):
+                # No line of its own: an empty directory is nothing to the go command, and a
+                # directory the outputs are written into appears after the first build.
                 if entry.name not in SKIPPED_DIRS:
                     stack.append((path, name + "/"))
-                h.update(f"d {name}\n".encode())
             elif stat.S_ISREG(mode):
                 h.update(f"f {name} {mode & 0o111:o} {_readable_digest(path)}\n".encode())
             elif stat.S_ISLNK(mode):
@@ -118,7 +130,7 @@ def _link(h: Any, path: Path, name: str, bound: Path, visited: set[Path], stack:
 
 def _readable_digest(path: Path) -> str:
     try:
-        return _file_digest(path)
+        return file_digest(path)
     except OSError as exc:
         raise _Unsure(f"cannot read {path}: {exc}") from exc
 
@@ -137,10 +149,9 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
     }
     h.update(json.dumps(options, sort_keys=True).encode())
-    excluded = {Path(p).resolve() for p in (spec.outputs.oci_layout, spec.outputs.oci_archive,
-                                             spec.outputs.tarball) if p is not None and "{" not in str(p)}
+    excluded = _Outputs(spec)
     try:
-        h.update(f"go {_file_digest(toolchain.go)}\n".encode())
+        h.update(f"goroot {toolchain_digest(toolchain.goroot, spec.cache_dir)}\n".encode())
         visited: set[Path] = set()
         for tree in [sources.module_root, *(host for host, _ in sources.replacements)]:
             if tree != sources.module_root and sources.module_root in tree.parents:

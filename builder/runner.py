@@ -37,16 +37,24 @@ class Runner(Protocol):
         """
 
 
+# Registry credentials are leango's business, not its children's: buildah
+# even fails `from scratch` when REGISTRY_AUTH_FILE names a missing file.
+SCRUBBED = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG")
+
+
+def inherited_env() -> dict[str, str]:
+    """What a child gets when no environment is given: leango's own, less registry credentials."""
+    return {k: v for k, v in os.environ.items() if k not in SCRUBBED}
+
+
 class SubprocessRunner:
-    # Registry credentials are leango's business, not its children's: buildah
-    # even fails `from scratch` when REGISTRY_AUTH_FILE names a missing file.
-    SCRUBBED = ("REGISTRY_AUTH_FILE", "DOCKER_CONFIG", "DOCKER_AUTH_CONFIG")
+    SCRUBBED = SCRUBBED
 
     def run(self, argv: Sequence[str], *, env: Mapping[str, str] | None = None,
             cwd: str | None = None, timeout: float | None = None, own_session: bool = False) -> Result:
         log.debug("run: %s", " ".join(argv))
         if env is None:
-            env = {k: v for k, v in os.environ.items() if k not in self.SCRUBBED}
+            env = inherited_env()
         with subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdin=subprocess.DEVNULL,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               errors="replace", start_new_session=own_session) as proc:

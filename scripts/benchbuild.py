@@ -282,7 +282,34 @@ def build_rows(tmp: Path, registry_host: str, runs: int, large_packages: int, co
             out.append(row)
     out.append(_large_row(tmp, warm, runs, large_packages, lg))
     out.append(_commands_row(tmp, warm, runs, commands, lg))
+    out.append(_storage_row(tmp, runs))
     return out
+
+
+def _storage_row(tmp: Path, runs: int) -> Row:
+    """A working container's life (from scratch, one run of the mounted toolchain, rm) in leango's
+    storage (vfs under the cache dir) against the machine's default storage (overlay on a VM):
+    what the storage choice costs on the VM path. Pairs in alternating order."""
+    from leango.builder.buildah import Storage
+    storage = Storage.under(tmp / "cache-storage")
+    row = Row("working container: from, run, rm", reference="default storage (overlay)", target=1.05)
+
+    def life(flags: list[str]) -> float:
+        start = time.perf_counter()
+        ctr = run(["buildah", "from", *flags, "--quiet", "scratch"]).stdout.strip()
+        run(["buildah", "run", *flags, "--isolation", "chroot", "--user", "0:0", "-v",
+             f"{goroot()}:/usr/local/go:ro", ctr, "--", "/usr/local/go/bin/go", "version"])
+        run(["buildah", "rm", *flags, ctr])
+        return time.perf_counter() - start
+
+    life(storage.flags())  # the storage directories made once, as a user's first build does
+    for run_no in range(2 * runs + 1):
+        for side in (("ours", "theirs") if run_no % 2 == 0 else ("theirs", "ours")):
+            if side == "ours":
+                row.ours.append(life(storage.flags()))
+            else:
+                row.theirs.append(life([]))
+    return row
 
 
 def _large_row(tmp: Path, warm: Path, runs: int, packages: int, lg: str) -> Row:

@@ -247,15 +247,22 @@ def test_go_env_is_read_by_the_toolchain_with_the_callers_settings(goroot, tmp_p
 def test_stale_container_names():
     import os
 
-    from leango.builder.containers import container_name, is_stale, start_time
+    from leango.builder.containers import container_name, is_stale, run_scope, start_time
+    boot, pidns = run_scope()
+    assert len(boot) == 8 and pidns > 0
     mine = container_name()
-    assert mine.startswith(f"leango-{os.getpid()}-{start_time(os.getpid())}-") and not is_stale(mine)
+    assert mine.startswith(f"leango-{boot}-{pidns}-{os.getpid()}-{start_time(os.getpid())}-") and not is_stale(mine)
     gone = container_name(pid=99999999)
     assert is_stale(gone)
     # a recycled pid: same number, another start time
-    assert is_stale(f"leango-{os.getpid()}-1-0123abcd")
-    assert is_stale("leango-99999999-0123abcd") and not is_stale(f"leango-{os.getpid()}-0123abcd")
-    for other in ("mybuild", "leango", "leango-abc-def", "working-container", "leango-1-2-xyz"):
+    assert is_stale(f"leango-{boot}-{pidns}-{os.getpid()}-1-0123abcd")
+    # Another PID namespace (a CI job container sharing the storage) or another boot: its
+    # processes are not ours to see, so its containers are never proven stale.
+    assert not is_stale(f"leango-{boot}-{pidns + 1}-99999999-1-0123abcd")
+    other_boot = "0" * 8 if boot != "0" * 8 else "1" * 8
+    assert not is_stale(f"leango-{other_boot}-{pidns}-99999999-1-0123abcd")
+    for other in ("mybuild", "leango", "leango-abc-def", "working-container", "leango-1-2-xyz",
+                  "leango-99999999-0123abcd", "leango-99999999-1-0123abcd"):  # names of leango 0.1/0.2
         assert not is_stale(other)
 
 
@@ -269,6 +276,46 @@ def test_prune_caches_empties_leangos_caches_only(tmp_path):
     removed = empty_caches(tmp_path)
     assert sorted(p.name for p in removed) == ["go", "layers", "records", "work"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_prune_caches_waits_for_no_one_and_deletes_nothing_under_a_held_lock(tmp_path):
+    import subprocess
+    import sys
+
+    from leango.builder.containers import empty_caches
+    from leango.builder.locks import Busy
+    store = tmp_path / "gocache"
+    (store / "blobs").mkdir(parents=True)
+    (store / "blobs" / "sha256-aa").write_bytes(b"chunk")
+    (tmp_path / "go" / "go-build").mkdir(parents=True)
+    holder = subprocess.Popen([sys.executable, "-c", (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(store / '.lock')!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.read()")],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        with pytest.raises(Busy, match="another leango process is using the Go build cache store"):
+            empty_caches(tmp_path)
+        assert (store / "blobs" / "sha256-aa").exists() and (tmp_path / "go" / "go-build").is_dir()
+    finally:
+        holder.communicate("")
+    assert sorted(p.name for p in empty_caches(tmp_path)) == ["go", "gocache"]
+    assert [p.name for p in store.iterdir()] == [".lock"]  # the lock file stays: one inode for everyone
+
+
+def test_the_store_lock_refuses_a_symlink(tmp_path):
+    from leango.builder.errors import BuildError
+    from leango.builder.locks import store_lock
+    victim = tmp_path / "victim"
+    victim.write_text("keep\n")
+    (tmp_path / "gocache").mkdir()
+    (tmp_path / "gocache" / ".lock").symlink_to(victim)
+    with pytest.raises(BuildError, match="must be a regular file, not a symlink"), store_lock(tmp_path / "gocache"):
+        pass
+    with store_lock(tmp_path / "other"):
+        assert (tmp_path / "other" / ".lock").is_file()
+    assert victim.read_text() == "keep\n"
 
 
 @pytest.mark.parametrize("files,main", [

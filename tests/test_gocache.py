@@ -203,7 +203,7 @@ def test_two_runs_sharing_a_store_take_turns_and_keep_each_others_chunks(tmp_pat
     src, root = tmp_path / "src", tmp_path / "store"
     fill(src, [f"e{i}" for i in range(50)])
     waiting = _Waiting()
-    logger = logging.getLogger("leango.builder.gocache")
+    logger = logging.getLogger("leango.builder.locks")
     logger.addHandler(waiting)
     level, logger.level = logger.level, logging.INFO
     errors: list[BaseException] = []

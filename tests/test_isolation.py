@@ -67,6 +67,24 @@ def test_first_cause_skips_buildahs_closing_lines_and_logrus_decoration():
     assert first_cause("just one line\n") == "just one line"
 
 
+@pytest.mark.parametrize("stderr,raises", [
+    ('time="x" level=error msg="creating runtime: no space left on device"\n', True),
+    ('time="x" level=warning msg="Falling back to single mapping"\n' + COMPILE_ERROR, False),
+    (COMPILE_ERROR, False),
+])
+def test_buildahs_own_errors_are_the_machines_fault(stderr, raises):
+    from leango.builder.buildah import BuildahSession
+    runner = _Recorder(stderr=stderr)
+    runner.code = 1
+    session = BuildahSession(runner, Storage(Path("/x/root"), Path("/x/run")))
+    session.container = "ctr"
+    if raises:
+        with pytest.raises(BuildahError, match="buildah run failed: creating runtime: no space left on device"):
+            session.run(["/usr/local/go/bin/go", "version"])
+    else:
+        assert session.run(["/usr/local/go/bin/go", "version"]).returncode == 1
+
+
 def test_in_container_reads_the_markers_docker_podman_and_kubernetes_leave(tmp_path):
     assert in_container({}, tmp_path) == ""
     assert in_container({"KUBERNETES_SERVICE_HOST": ""}, tmp_path) == ""
@@ -100,10 +118,11 @@ class _Recorder:
     def __init__(self, stdout: str = "", stderr: str = ""):
         self.calls: list[tuple[list[str], dict[str, str], str | None]] = []
         self.stdout, self.stderr = stdout, stderr
+        self.code = 0
 
     def run(self, argv, *, env=None, cwd=None, timeout=None, own_session=False):
         self.calls.append((list(argv), dict(env or {}), cwd))
-        return Result(tuple(argv), 0, self.stdout, self.stderr)
+        return Result(tuple(argv), self.code, self.stdout, self.stderr)
 
 
 def test_isolation_none_runs_where_the_mounts_come_from(tmp_path):

@@ -22,9 +22,10 @@ QUERY = re.compile(r"\?[^\s\"]*")
 
 
 def redact(url: str) -> str:
-    """A URL fit for logs and messages: no query (upload _state, signatures)."""
+    """A URL fit for logs and messages: no userinfo, no query (upload _state, signatures)."""
     parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" + ("?…" if parts.query else "")
+    netloc = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{netloc}{parts.path}" + ("?…" if parts.query else "")
 
 
 def printable(text: str, limit: int = MAX_MESSAGE) -> str:

@@ -71,6 +71,14 @@ def test_non_root_job_user_with_setuid_helpers(ci_image, hello):
     assert len(fallback) == 1 and "newuidmap/newgidmap are denied" in fallback[0]
 
 
+def test_non_root_job_user_without_privilege_escalation(ci_image, hello):
+    """no-new-privileges (Kubernetes' allowPrivilegeEscalation: false): the kernel grants the
+    helpers' file capabilities no more than a setuid bit."""
+    _one_line_failure(_job(ci_image, f"{BUILD} --isolation chroot", user="1000", no_new_privileges=True),
+                      "newuidmap/newgidmap are denied")
+    assert len(_built(_job(ci_image, BUILD, user="1000", no_new_privileges=True), hello)) == 1
+
+
 def test_non_root_job_user_under_dockers_seccomp_profile(ci_image, docker_seccomp, hello):
     assert len(_built(_job(ci_image, BUILD, user="1000", seccomp=docker_seccomp), hello)) == 1
 

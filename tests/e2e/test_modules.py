@@ -198,3 +198,56 @@ def test_concurrent_runs_share_a_cold_module_cache(app, proxy, trust, tmp_path):
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
     assert results[0][0] == results[1][0] and results[0][0].startswith("sha256:")
+
+
+PROXY_PASSWORD = "Pr0xy-Secret-abc"
+_RECORDING_BUILDAH = """#!/bin/sh
+# buildah that records its argv (one line a call) and its environment, then runs the real one.
+printf '%s\\n' "$*" >> "{log}/argv"
+env >> "{log}/env"
+exec {real} "$@"
+"""
+
+
+@pytest.mark.parametrize("isolation", ["chroot", "none"])
+def test_credentials_in_goproxy_and_proxy_urls_never_leave(app, proxy, trust, tmp_path, isolation):
+    """GOPROXY=https://user:TOKEN@… authenticates the download, and neither it nor the userinfo of
+    HTTPS_PROXY is on an argv, in a log line at any verbosity, an output, a record or a cache."""
+    shim, log = tmp_path / "bin", tmp_path / "log"
+    shim.mkdir()
+    log.mkdir()
+    (shim / "buildah").write_text(_RECORDING_BUILDAH.format(log=log, real=shutil.which("buildah")))
+    (shim / "buildah").chmod(0o755)
+    home, cache, archive = tmp_path / "home", tmp_path / "cache", tmp_path / "app.tar"
+    home.mkdir()
+    url = proxy.url.replace("https://", f"https://{USER}:{PASSWORD}@").replace("127.0.0.1", "localhost")
+    env = {**_env(url, home, trust, None), "PATH": f"{shim}:{os.environ['PATH']}",
+           # Go never sends loopback requests through a proxy: the download goes straight to GOPROXY.
+           "HTTPS_PROXY": f"http://ci:{PROXY_PASSWORD}@127.0.0.1:9", "no_proxy": f"ci:{PROXY_PASSWORD}@x"}
+    before = len(proxy.requests)
+    outputs = []
+    for verbosity in ("-v", "-vv", "-vvv"):
+        proc = leango("build", app, "--cache-dir", cache, "--oci-archive", archive, "--json", "--rebuild",
+                      "--isolation", isolation, verbosity, env=env)
+        outputs.append(proc.stdout + proc.stderr)
+        cache_mods = cache / "go" / "mod"
+        subprocess.run(["chmod", "-R", "u+w", str(cache_mods)], check=True)
+        shutil.rmtree(cache_mods)  # a cold module cache: every build downloads
+    authorized = [a for _, a in proxy.requests[before:] if a]
+    assert authorized and all(a == _basic(USER, PASSWORD) for a in authorized), "GOPROXY's userinfo was not used"
+    assert any("downloading modules (GOPROXY=https://xxxxx@localhost:" in o for o in outputs), outputs[0]
+    argv = (log / "argv").read_text() if (log / "argv").exists() else ""
+    assert (isolation == "chroot") == ("run" in argv)
+    for secret in (PASSWORD, PROXY_PASSWORD):
+        assert secret not in argv, "a credential is on buildah's command line"
+        for text in outputs:
+            assert secret not in text
+        for path, data in [(archive, archive.read_bytes()), *_all_bytes(cache)]:
+            assert secret.encode() not in data, f"a credential is in {path}"
+    if isolation == "chroot":  # the proxy's credentials reach the container through buildah's environment
+        assert PROXY_PASSWORD in (log / "env").read_text()
+
+
+def _basic(user: str, password: str) -> str:
+    import base64
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()

@@ -106,9 +106,11 @@ def test_sigkill_mid_build_then_a_new_run_leaves_buildah_as_it_was(tmp_path):
 
 def test_the_next_build_removes_a_killed_runs_container(tmp_path, cache_dir):
     before = buildah_state(cache_dir)
-    stale = subprocess.run(["buildah", "from", *storage_flags(cache_dir), "--name", "leango-99999999-1-0123abcd",
-                            "scratch"], capture_output=True, text=True, check=True)
-    assert stale.returncode == 0 and leango_containers(cache_dir) == ["leango-99999999-1-0123abcd"]
+    from leango.builder.containers import container_name
+    name = container_name(pid=99999999)  # this boot and PID namespace, a process that is gone
+    stale = subprocess.run(["buildah", "from", *storage_flags(cache_dir), "--name", name, "scratch"],
+                           capture_output=True, text=True, check=True)
+    assert stale.returncode == 0 and leango_containers(cache_dir) == [name]
     leango("build", FIXTURES / "hello-world", "-q", "--cache-dir", cache_dir, "--oci-layout", tmp_path / "l")
     assert buildah_state(cache_dir) == before
     assert leango_containers(cache_dir) == []
@@ -119,3 +121,22 @@ def test_timeout_bounds_the_work_in_the_container(tmp_path):
     proc = leango("build", FIXTURES / "https-get", "--timeout", "1", "--cache-dir", tmp_path / "cold", check=False)
     assert proc.returncode == 1 and "did not finish within --timeout 1 s" in proc.stderr
     assert buildah_state(tmp_path / "cold") == before
+
+
+def test_prune_leaves_the_containers_of_other_pid_namespaces(tmp_path):
+    """Two CI job containers sharing one storage see each other's processes as gone: a container
+    named in another PID namespace (or boot) is never removed; this namespace's dead run's is."""
+    from leango.builder.containers import container_name, run_scope
+    cache = tmp_path / "shared"
+    boot, pidns = run_scope()
+    ours = container_name(pid=99999999)
+    theirs = f"leango-{boot}-{pidns + 1}-99999999-1-0123abcd"
+    for name in (ours, theirs):
+        subprocess.run(["buildah", "from", *storage_flags(cache), "--name", name, "scratch"],
+                       capture_output=True, text=True, check=True)
+    try:
+        out = leango("prune", "--cache-dir", cache)
+        assert out.stdout == f"removed 1 stale container(s): {ours}\n"
+        assert leango_containers(cache) == [theirs]
+    finally:
+        subprocess.run(["buildah", "rm", *storage_flags(cache), theirs], capture_output=True)

@@ -3,6 +3,7 @@ of every kind, builds again. Nothing stale, ever."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -187,3 +188,64 @@ def test_rebuild_flag_compiles_anyway(tree, cache_dir):
     build(_spec(tree, cache), runner)
     build(replace(_spec(tree, cache), reuse=False), runner)
     assert runner.compiles == 2
+
+
+class EditsDuringCompile(Counting):
+    """Saves a new data.txt while `go build` runs (after it has read the old one)."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        super().__init__()
+        self.path, self.text = path, text
+
+    def run(self, argv, **kw):
+        result = super().run(argv, **kw)
+        if list(argv[:2]) == ["buildah", "run"] and "build" in argv and self.text:
+            self.path.write_text(self.text)
+            self.text = ""
+        return result
+
+
+def test_an_input_saved_during_the_compile_leaves_no_record(tree, cache_dir):
+    edits = EditsDuringCompile(tree / "app" / "data.txt", "saved mid-build\n")
+    first = build(_spec(tree, cache_dir), edits)
+    assert edits.compiles == 1
+    runner = Counting()
+    again = build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 1, "the image of the old data.txt was reused for the new one"
+    assert again.digest != first.digest
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 1  # inputs that held still: recorded, reused
+
+
+def test_a_directory_named_leango_out_is_an_input_unless_leango_wrote_it(tree, cache_dir):
+    app = tree / "app"
+    (app / "leango-out").mkdir()
+    (app / "leango-out" / "data.txt").write_text("embedded\n")
+    (app / "main.go").write_text(MAIN.replace("//go:embed data.txt", "//go:embed leango-out/data.txt"))
+    runner = Counting()
+    build(_spec(tree, cache_dir), runner)
+    (app / "leango-out" / "data.txt").write_text("changed\n")
+    build(_spec(tree, cache_dir), runner)
+    assert runner.compiles == 2, "go:embed read a file the key left out"
+    # leango's own default output directory, written into the module: not an input.
+    default = replace(_spec(tree, cache_dir), outputs=Outputs(oci_layout=app / "leango-out" / "{binary}"))
+    build(default, runner)
+    build(default, runner)
+    assert runner.compiles == 3 and (app / "leango-out" / "app" / "index.json").is_file()
+
+
+def test_a_patched_toolchain_rebuilds(tree, tmp_path, goroot):
+    """A backported fix in GOROOT/src (written as patch writes: a new file renamed over the old)."""
+    copy = tree / "goroot-copy"
+    subprocess.run(["cp", "-al", str(goroot), str(copy)], check=True)  # hard links: renames stay in the copy
+    runner = Counting()
+    spec = replace(_spec(tree, tmp_path / "cache"), goroot=copy)
+    build(spec, runner)
+    build(spec, runner)
+    assert runner.compiles == 1
+    source = copy / "src" / "fmt" / "print.go"
+    patched = tree / "print.go.new"
+    patched.write_text(source.read_text() + "\n// a backported fix\n")
+    os.replace(patched, source)
+    build(spec, runner)
+    assert runner.compiles == 2, "a patched standard library reused the old image"

@@ -47,7 +47,7 @@ def docker_like_profile(path: Path) -> Path:
 
 
 def podman_run(image: str, script: str, *, mounts: dict[Path, str], user: str = "0", seccomp: Path | None = None,
-               timeout: float = 600) -> subprocess.CompletedProcess[str]:
+               no_new_privileges: bool = False, timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """`sh -c script` in a job container: podman's default capabilities, no --privileged.
 
     This machine's podman needs runc (crun refuses cgroup-v1 hybrid hosts) and rlimits no higher
@@ -59,4 +59,6 @@ def podman_run(image: str, script: str, *, mounts: dict[Path, str], user: str = 
         argv += ["-v", f"{host}:{target}:ro"]
     if seccomp is not None:
         argv += ["--security-opt", f"seccomp={seccomp}"]
+    if no_new_privileges:  # Kubernetes' allowPrivilegeEscalation: false
+        argv += ["--security-opt", "no-new-privileges"]
     return subprocess.run([*argv, image, "sh", "-c", script], capture_output=True, text=True, timeout=timeout)
