@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -66,6 +67,20 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.setLevel(level)
 
 
+def _registry_flags(command):
+    """The registry options build and copy share."""
+    for option in reversed([
+        click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
+                     help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag)."),
+        click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                     help="Extra CA certificate (PEM) to trust for registries, besides the system's."),
+        click.option("--mount-from", multiple=True, metavar="REPOSITORY",
+                     help="Repository on the destination registry to mount existing blobs from (repeatable)."),
+    ]):
+        command = option(command)
+    return command
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="leango", prog_name="leango")
 def main() -> None:
@@ -111,12 +126,7 @@ def main() -> None:
 @click.option("--cache-to", metavar="REF",
               help="After the build, push the Go build cache to REF as an OCI artifact; only chunks the "
                    "registry lacks are uploaded.")
-@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
-              help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
-@click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Extra CA certificate (PEM) to trust for registries, besides the system's.")
-@click.option("--mount-from", multiple=True, metavar="REPOSITORY",
-              help="Repository on the same registry to mount existing blobs from (repeatable).")
+@_registry_flags
 @click.option("--offline", is_flag=True,
               help="No network: GOPROXY=off (and -mod=vendor with a vendor/ directory); modules must be "
                    "in the module cache.")
@@ -325,3 +335,105 @@ def logout_cmd(registry, authfile):
         _fail(OciError(f"cannot update {path}: {exc}"), EXIT_BUILD_FAILED)
     click.echo(f"Removed credentials for {host} from {path}" if removed
                else f"Not logged in to {host} (in {path})", err=True)
+
+
+@main.command("copy")
+@click.argument("src")
+@click.argument("dst")
+@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
+              help="Copy only these platforms of an index (repeatable or comma-separated): one gives that "
+                   "image alone, several a new index of them. Default: everything, digests unchanged.")
+@_registry_flags
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the copy on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def copy_cmd(src, dst, platforms, insecure, registry_ca, mount_from, as_json, quiet, verbose):
+    """Copy an image or a whole index from SRC to DST, verifying every digest on the way.
+
+    \b
+    SRC and DST use skopeo's transport names:
+      oci:DIR[:REF]             an OCI image layout (REF: a tag or name in its index.json, or a digest)
+      oci-archive:FILE[:REF]    an OCI archive (a tar of a layout), as podman save writes it
+      docker-archive:FILE[:REF] a docker-archive tar (as a destination: docker load, podman load)
+      docker://REF, or REF      a registry
+    Manifests and blobs are copied as they are: every digest stays the same, and a registry
+    destination skips blobs it already has. The air gap's far side, for example:
+      leango copy oci-archive:app.tar registry.internal/team/app:v1
+    Exit codes: 0 success, 1 copy failed (a blob or manifest that is not what its digest
+    says, a registry error), 2 bad input.
+    """
+    from ..oci.sources import open_source, parse_location
+    _setup_logging(verbose, quiet)
+    try:
+        source_at, dest_at = parse_location(src), parse_location(dst)
+        wanted = tuple(parse_platform(p) for p in _split_commas(platforms))
+        if dest_at.transport == "docker" and not dest_at.reference.tag:
+            raise OciError(f"{dst}: a registry destination needs a tag")
+        options = _registry_options(insecure, registry_ca)
+    except (BuildError, OciError) as exc:
+        _fail(exc, EXIT_USAGE)
+    try:
+        source = open_source(source_at, _credential_sources(), options)
+    except OciError as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    try:
+        result = _copy(source, source_at, dest_at, wanted, options, tuple(mount_from))
+    except (Interrupted, KeyboardInterrupt):
+        click.echo("leango: interrupted; open uploads were cleaned up", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (OciError, BuildError) as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    finally:
+        source.close()
+    if as_json:
+        click.echo(json.dumps(result, sort_keys=True))
+    else:
+        click.echo(f"{result['destination']}@{result['digest']}")
+
+
+def _copy(source, source_at, dest_at, platforms, options, mount_from) -> dict:
+    from ..oci.index import Index
+    from ..oci.sinks.archive import write_oci_archive
+    from ..oci.sinks.docker_archive import write_docker_archive
+    from ..oci.sinks.layout import write_layout
+    from ..oci.sources import read_artifact
+    artifact = read_artifact(source, source_at)
+    if platforms:
+        artifact = _select(artifact, platforms, Index)
+    names = [dest_at.ref] if dest_at.ref else []
+    path = Path(dest_at.path)
+    result: dict[str, object] = {"source": str(source_at), "destination": str(dest_at),
+                                 "digest": str(artifact.digest), "mediaType": artifact.media_type}
+    if dest_at.transport == "oci":
+        write_layout(path, artifact, names)
+    elif dest_at.transport == "oci-archive":
+        write_oci_archive(path, artifact, names)
+    elif dest_at.transport == "docker-archive":
+        write_docker_archive(path, artifact, names)
+    else:
+        from ..oci.sinks.registry import push
+        (pushed,) = push(artifact, [dest_at.reference], credentials=_credential_sources(), options=options,
+                         mount_from=mount_from)
+        report = pushed.report
+        log.info("blobs: %d uploaded (%d bytes), %d already there, %d mounted", report.count("uploaded"),
+                 report.bytes_uploaded, report.count("exists"), report.count("mounted"))
+        result["pushed"] = {"uploaded": report.count("uploaded"), "bytes": report.bytes_uploaded,
+                            "existing": report.count("exists"), "mounted": report.count("mounted")}
+    log.info("copied %s to %s", source_at, dest_at)
+    return result
+
+
+def _select(artifact, platforms, index_type):
+    manifests = getattr(artifact, "manifests", None)
+    if manifests is None:
+        found = artifact.descriptor.platform
+        if found is not None and found not in platforms:
+            raise OciError(f"the image is for {found}, not {', '.join(map(str, platforms))}")
+        return artifact
+    by_platform = {m.descriptor.platform: m for m in manifests if m.descriptor.platform is not None}
+    missing = [str(p) for p in platforms if p not in by_platform]
+    if missing:
+        raise OciError(f"the index has no image for {', '.join(missing)} "
+                       f"(it has {', '.join(sorted(map(str, by_platform)))})")
+    chosen = tuple(by_platform[p] for p in platforms)
+    return chosen[0] if len(chosen) == 1 else index_type(chosen)

@@ -1,8 +1,10 @@
-"""Blob: a descriptor plus a re-openable source of its bytes (memory or a file)."""
+"""Blob: a descriptor plus a re-openable source of its bytes (memory, a file, or an opener:
+a Source's lazy, verified read)."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -16,16 +18,19 @@ class Blob:
     descriptor: Descriptor
     data: bytes | None = None
     path: Path | None = None
+    opener: Callable[[], BinaryIO] | None = None
 
     def __post_init__(self) -> None:
-        if (self.data is None) == (self.path is None):
-            raise ValueError("a Blob needs exactly one of data or path")
+        if sum(x is not None for x in (self.data, self.path, self.opener)) != 1:
+            raise ValueError("a Blob needs exactly one of data, path or opener")
 
     def open(self) -> BinaryIO:
         """A fresh reader from byte 0; the caller closes it."""
         if self.data is not None:
             return io.BytesIO(self.data)
-        assert self.path is not None  # __post_init__: exactly one of data or path
+        if self.opener is not None:
+            return self.opener()
+        assert self.path is not None  # __post_init__: exactly one source
         return open(self.path, "rb")
 
     @property

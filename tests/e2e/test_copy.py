@@ -1,0 +1,149 @@
+"""leango copy: every pair of output kinds and a real registry keeps every digest, real peers accept
+each destination, and what is not what its digest says never passes."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from support.cli import leango
+from support.paths import FIXTURES
+from support.tools import require, require_go_tool
+
+
+def _copy(src, dst, *extra, check=True):
+    proc = leango("copy", src, dst, "--json", *extra, check=check)
+    return json.loads(proc.stdout) if check else proc
+
+
+def _skopeo_digest(location: str) -> str:
+    out = subprocess.run([require("skopeo"), "inspect", "--raw", "--tls-verify=false", location],
+                         capture_output=True, check=True).stdout
+    import hashlib
+    return "sha256:" + hashlib.sha256(out).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def index_layout(tmp_path_factory, cache_dir):
+    """A two-platform index, as a layout."""
+    out = tmp_path_factory.mktemp("index")
+    proc = leango("build", FIXTURES / "hello-world", "--platform", "linux/amd64,linux/arm64", "--json",
+                  "--cache-dir", cache_dir, "--oci-layout", out / "layout", "-t", "localhost:5000/hello:v1")
+    return out / "layout", json.loads(proc.stdout)
+
+
+def test_layout_to_archive_to_registry_to_layout_keeps_every_digest(hello, registry, tmp_path):
+    digest = hello.result["digest"]
+    steps = [(f"oci:{hello.layout}", f"oci-archive:{tmp_path / 'a.tar'}:v1"),
+             (f"oci-archive:{tmp_path / 'a.tar'}:v1", f"{registry.host}/copy/hello:v1"),
+             (f"docker://{registry.host}/copy/hello:v1", f"oci:{tmp_path / 'back'}:v1")]
+    for src, dst in steps:
+        assert _copy(src, dst)["digest"] == digest, (src, dst)
+    for location in (f"oci-archive:{tmp_path / 'a.tar'}", f"docker://{registry.host}/copy/hello:v1",
+                     f"oci:{tmp_path / 'back'}:v1"):
+        assert _skopeo_digest(location) == digest, location
+    crane = require_go_tool("crane")
+    subprocess.run([crane, "validate", "--insecure", "--remote", f"{registry.host}/copy/hello:v1"], check=True,
+                   capture_output=True)
+    mounted = _copy(f"oci:{tmp_path / 'back'}", f"{registry.host}/copy/other:v1", "--mount-from", "copy/hello")
+    assert mounted["pushed"] == {"uploaded": 0, "bytes": 0, "existing": 0, "mounted": 3}
+    # Copied again, nothing is uploaded: the registry has every blob.
+    again = _copy(f"oci:{tmp_path / 'back'}", f"{registry.host}/copy/hello:v2")
+    assert again["pushed"] == {"uploaded": 0, "bytes": 0, "existing": 3, "mounted": 0}
+    fresh = _copy(f"oci:{tmp_path / 'back'}", f"{registry.host}/fresh/hello:v1", "--mount-from", "nowhere/else")
+    assert fresh["digest"] == digest
+
+
+def test_an_index_copies_whole_and_by_platform(index_layout, registry, tmp_path):
+    layout, built = index_layout
+    assert _copy(f"oci:{layout}", f"{registry.host}/copy/multi:v1")["digest"] == built["digest"]
+    assert _copy(f"{registry.host}/copy/multi:v1", f"oci-archive:{tmp_path / 'm.tar'}")["digest"] == built["digest"]
+    arm = next(i for i in built["images"] if i["platform"] == "linux/arm64")
+    one = _copy(f"oci-archive:{tmp_path / 'm.tar'}", f"oci:{tmp_path / 'arm'}", "--platform", "linux/arm64/v8")
+    assert one["digest"] == arm["digest"] and one["mediaType"].endswith("manifest.v1+json")
+    proc = _copy(f"oci:{layout}", f"oci:{tmp_path / 'x'}", "--platform", "linux/s390x", check=False)
+    assert proc.returncode == 1 and "no image for linux/s390x" in proc.stderr and "linux/amd64" in proc.stderr
+
+
+def test_docker_archive_destination_loads(hello, tmp_path, podman):
+    out = tmp_path / "d.tar"
+    _copy(f"oci:{hello.layout}", f"docker-archive:{out}:localhost/copied:v1")
+    crane = require_go_tool("crane")
+    subprocess.run([crane, "validate", "--tarball", str(out)], check=True, capture_output=True)
+    assert "localhost/copied:v1" in podman.load(out)
+
+
+def _broken_layout(hello, tmp_path: Path) -> Path:
+    copy = tmp_path / "src"
+    shutil.copytree(hello.layout, copy)
+    return copy
+
+
+def _manifest(layout: Path) -> tuple[dict, Path]:
+    index = json.loads((layout / "index.json").read_text())
+    desc = index["manifests"][0]
+    path = layout / "blobs" / "sha256" / desc["digest"].split(":")[1]
+    return json.loads(path.read_text()), path
+
+
+def _flip_a_layer_byte(layout):
+    manifest, _ = _manifest(layout)
+    layer = layout / "blobs" / "sha256" / manifest["layers"][-1]["digest"].split(":")[1]
+    data = bytearray(layer.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    layer.write_bytes(bytes(data))
+    return manifest["layers"][-1]["digest"]
+
+
+def _drop_the_config(layout):
+    manifest, _ = _manifest(layout)
+    (layout / "blobs" / "sha256" / manifest["config"]["digest"].split(":")[1]).unlink()
+    return manifest["config"]["digest"]
+
+
+def _edit_the_manifest(layout):
+    _, path = _manifest(layout)
+    path.write_bytes(path.read_bytes().replace(b'"schemaVersion":2', b'"schemaVersion":2 '))
+    return "manifest"
+
+
+def _wrong_size_in_the_index(layout):
+    index = json.loads((layout / "index.json").read_text())
+    index["manifests"][0]["size"] += 1
+    (layout / "index.json").write_text(json.dumps(index))
+    return "bytes"
+
+
+@pytest.mark.parametrize("corrupt", [_flip_a_layer_byte, _drop_the_config, _edit_the_manifest,
+                                     _wrong_size_in_the_index])
+def test_what_is_not_what_its_digest_says_never_passes(hello, tmp_path, corrupt):
+    clean = _copy(f"oci:{_broken_layout(hello, tmp_path / 'ok')}", f"oci:{tmp_path / 'good'}")
+    assert clean["digest"] == hello.result["digest"]  # the same copy of an intact layout passes
+    src = _broken_layout(hello, tmp_path)
+    named = corrupt(src)
+    proc = _copy(f"oci:{src}", f"oci:{tmp_path / 'dst'}", check=False)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("leango: error: ") and named in lines[0], proc.stderr
+    index = tmp_path / "dst" / "index.json"
+    assert not index.exists() or json.loads(index.read_text())["manifests"] == []  # nothing named
+
+
+@pytest.mark.parametrize("args,message", [
+    (["nowhere:/x", "oci:/tmp/y"], "neither a reference nor TRANSPORT:PATH"),
+    (["oci:", "oci:/tmp/y"], "needs a path"),
+    (["oci:/tmp/y", "Upper/Case:v1"], "invalid repository"),
+])
+def test_bad_locations_are_bad_input(args, message):
+    proc = leango("copy", *args, check=False)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_missing_layout_fails_in_one_line(tmp_path):
+    proc = leango("copy", f"oci:{tmp_path / 'none'}", f"oci:{tmp_path / 'dst'}", check=False)
+    assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
+        f"leango: error: {tmp_path / 'none'} is not an OCI layout (no oci-layout file)"]
