@@ -147,3 +147,15 @@ def test_a_missing_layout_fails_in_one_line(tmp_path):
     proc = leango("copy", f"oci:{tmp_path / 'none'}", f"oci:{tmp_path / 'dst'}", check=False)
     assert proc.returncode == 1 and proc.stderr.strip().splitlines() == [
         f"leango: error: {tmp_path / 'none'} is not an OCI layout (no oci-layout file)"]
+
+
+def test_a_corrupted_blob_never_reaches_a_registry(hello, registry, tmp_path):
+    src = _broken_layout(hello, tmp_path)
+    named = _flip_a_layer_byte(src)
+    proc = _copy(f"oci:{src}", f"{registry.host}/copy/broken:v1", "-v", check=False)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    errors = [l for l in proc.stderr.splitlines() if l.startswith("leango: error: ")]
+    assert len(errors) == 1 and named in errors[0] and "retrying" not in proc.stderr, proc.stderr
+    gone = subprocess.run([require("skopeo"), "inspect", "--tls-verify=false", f"docker://{registry.host}/copy/broken:v1"],
+                          capture_output=True, text=True)
+    assert gone.returncode != 0  # the tag was never pushed
