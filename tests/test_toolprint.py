@@ -70,13 +70,18 @@ def test_a_damaged_state_file_means_a_new_scan(tmp_path):
     goroot, cache = _goroot(tmp_path / "go"), tmp_path / "cache"
     first = toolchain_digest(goroot, cache)
     for state in (cache / "toolchains").iterdir():
-        state.write_text('{"version": 1, "dirs": [], "watched": [], "digest": "forged"}')
+        state.write_text('{"version": 2, "dirs": [], "watched": [], "digest": "forged"}')
     assert toolchain_digest(goroot, cache) == "forged"  # a state that holds is believed…
     for state in (cache / "toolchains").iterdir():
         state.write_text("{not json")
     assert toolchain_digest(goroot, cache) == first  # …one that cannot be read is not
 
 
-def test_the_same_tree_elsewhere_has_the_same_digest(tmp_path):
-    a = toolchain_digest(_goroot(tmp_path / "a"), tmp_path / "cache")
-    assert toolchain_digest(_goroot(tmp_path / "b"), tmp_path / "cache") == a
+def test_go_env_counts_by_its_content(tmp_path):
+    goroot = _goroot(tmp_path / "go")
+    first = toolchain_digest(goroot, tmp_path / "c1")
+    env = goroot / "go.env"
+    st = os.stat(env)
+    env.write_text("GOPROXY=https://elsewhere.example,direct\n"[: st.st_size].ljust(st.st_size, "\n"))
+    os.utime(env, ns=(st.st_atime_ns, st.st_mtime_ns))  # same size, same mtime: only the content differs
+    assert toolchain_digest(goroot, tmp_path / "c2") != first
