@@ -59,8 +59,9 @@ def resolve(host: str) -> tuple[IP, ...]:
     return tuple(dict.fromkeys(ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos))
 
 
-def check_redirect_target(registry_url: str, target: str, what: str) -> None:
-    """Raise RegistryError unless credentials may go to target on behalf of the registry."""
+def check_redirect_target(registry_url: str, target: str, what: str, *, allow_http: bool = False) -> None:
+    """Raise RegistryError unless credentials may go to target on behalf of the registry.
+    allow_http: the registry itself is --insecure-registry, so an http target is no downgrade."""
     try:
         reg, tgt = urlsplit(registry_url), urlsplit(target)
         reg_host, tgt_host = (reg.hostname or ""), (tgt.hostname or "")
@@ -68,7 +69,7 @@ def check_redirect_target(registry_url: str, target: str, what: str) -> None:
         raise RegistryError(f"refusing {what} {target[:200]!r}: {exc}", transient=False) from exc
     if tgt.scheme not in ("http", "https") or not tgt_host:
         raise RegistryError(f"refusing {what} {target[:200]!r}: not an http(s) URL", transient=False)
-    if reg.scheme == "https" and tgt.scheme == "http":
+    if reg.scheme == "https" and tgt.scheme == "http" and not allow_http:
         raise RegistryError(f"refusing {what} on plain http for an https registry ({tgt_host})",
                             transient=False)
     if tgt_host == reg_host:

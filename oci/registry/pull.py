@@ -20,6 +20,7 @@ from .. import mediatypes
 from ..descriptor import Descriptor
 from ..digest import Digest
 from ..errors import RegistryError
+from .guard import check_redirect_target
 from .httputil import read_capped, reason, redact
 from .transport import Transport
 
@@ -81,7 +82,10 @@ class Puller:
             if not location:
                 raise RegistryError(f"GET {redact(url)} redirected without a Location")
             url = requests.compat.urljoin(url, location)
-            # The transport sends Authorization only to the registry itself, never to storage.
+            # Every redirect target passes the guard token realms and upload locations pass (no
+            # downgrade to http, no metadata or link-local address); the transport sends
+            # Authorization only to the registry's own scheme, host and port, never to storage.
+            check_redirect_target(self.t.base, url, "blob redirect", allow_http=self.t.insecure)
             resp = self.t.request("GET", url, scopes=self.scopes, expect=(200, *REDIRECTS), retry=False)
         else:
             resp.close()

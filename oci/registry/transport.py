@@ -171,8 +171,11 @@ class Transport:
     def _attempt(self, method: str, url: str, scopes: tuple[str, ...], expect: tuple[int, ...],
                  headers: dict[str, str], body: Body) -> requests.Response:
         """One try: at most two more sends to answer 401 challenges, never more."""
-        same_host = urlsplit(url).netloc == urlsplit(self.base).netloc
-        authz = self.auth.header(scopes) if same_host else None  # never to another host
+        # Credentials only to the registry's own scheme, host and port: never to another host, nor in
+        # clear text to its http side (a redirect from https://reg to http://reg).
+        target, base = urlsplit(url), urlsplit(self.base)
+        same_host = (target.scheme, target.netloc) == (base.scheme, base.netloc)
+        authz = self.auth.header(scopes) if same_host else None
         for auth_round in range(3):
             sent = {**headers, "Authorization": authz} if authz else dict(headers)
             started = time.monotonic()

@@ -115,3 +115,58 @@ def test_blob_redirect_to_storage_gets_no_authorization():
     finally:
         main.close()
         storage.close()
+
+
+class _RedirectTo(FakeRegistry):
+    """A registry whose blob GETs redirect to a fixed URL."""
+
+    def __init__(self, location: str, **kw):
+        super().__init__(Behaviour(auth="basic", blob_redirect=True), **kw)
+        self.blob_store = self
+        self.location = location
+
+    def _send(self, h, status, body=b"", headers=()):
+        if status == 307:
+            headers = [("Location", self.location.format(host=self.host))]
+        return super()._send(h, status, body, headers)
+
+
+def _tls_context(registry_ca):
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(registry_ca.server_cert, registry_ca.server_key)
+    return ctx
+
+
+@pytest.mark.parametrize("location,message", [
+    # Same host and port, another scheme: a common reverse-proxy misconfiguration.
+    ("http://{host}/v2/team/app/blobs/x", "on plain http for an https registry"),
+    ("https://169.254.169.254/latest/meta-data/", "metadata address 169.254.169.254"),
+])
+def test_a_blob_redirect_never_carries_credentials_where_they_must_not_go(registry_ca, location, message):
+    main = _RedirectTo(location, tls=_tls_context(registry_ca))
+    try:
+        main.blobs["team/app"] = {str(Digest.of_bytes(FILE)): FILE}
+        desc = Descriptor("application/octet-stream", Digest.of_bytes(FILE), len(FILE))
+        p = puller(main.host, "team/app", Credential(username="user", password="pass"), ca_file=registry_ca.ca_cert)
+        with pytest.raises(RegistryError, match=message):
+            p.blob(desc, io.BytesIO())
+        assert len(main.find("GET", "/blobs/")) == 1  # the redirect, over TLS; nothing after it
+    finally:
+        main.close()
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+def test_an_insecure_registry_may_send_its_blobs_over_http(registry_ca):
+    """--insecure-registry: http is no downgrade for it (the request still goes, without credentials)."""
+    main = _RedirectTo("http://{host}/v2/team/app/blobs/x", tls=_tls_context(registry_ca))
+    try:
+        main.blobs["team/app"] = {str(Digest.of_bytes(FILE)): FILE}
+        desc = Descriptor("application/octet-stream", Digest.of_bytes(FILE), len(FILE))
+        p = puller(main.host, "team/app", Credential(username="user", password="pass"),
+                   insecure_hosts=(main.host,))
+        with pytest.raises(RegistryError) as err:
+            p.blob(desc, io.BytesIO())
+        assert "plain http" not in str(err.value)  # followed (and failed: this server speaks only TLS)
+    finally:
+        main.close()
