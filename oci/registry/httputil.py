@@ -46,7 +46,8 @@ def read_capped(resp: requests.Response, limit: int, deadline: float) -> bytes:
         while chunk := resp.raw.read1(64 * 1024, decode_content=True):
             out += chunk
             if len(out) > limit:
-                raise RegistryError(f"reply from {redact(resp.url)} is larger than {limit} bytes")
+                # Final: the same reply comes again (a compression bomb stays one).
+                raise RegistryError(f"reply from {redact(resp.url)} is larger than {limit} bytes", transient=False)
             if time.monotonic() > end:
                 raise RegistryError(f"reply from {redact(resp.url)} took longer than {deadline:.0f} s")
     except (OSError, ValueError, requests.exceptions.RequestException, urllib3.exceptions.HTTPError) as exc:

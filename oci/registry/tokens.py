@@ -43,6 +43,8 @@ def _request(session: requests.Session, method: str, realm: str, *, timeout: tup
     token = RESPONSE_DEADLINE.set(timeout[1] * 2)
     try:
         return session.request(method, realm, timeout=timeout, allow_redirects=False, stream=True, **kw)
+    except requests.exceptions.SSLError as exc:  # a certificate does not change between attempts
+        raise RegistryError(f"token request to {redact(realm)} failed: {reason(exc)}", transient=False) from exc
     except requests.exceptions.RequestException as exc:
         raise RegistryError(f"token request to {redact(realm)} failed: {reason(exc)}") from exc
     finally:
@@ -63,5 +65,5 @@ def _token_from(resp: requests.Response, realm: str, deadline: float) -> str:
     except (ValueError, AttributeError):
         token = None
     if not token or not isinstance(token, str):
-        raise RegistryError(f"token response from {redact(realm)} has no token")
+        raise RegistryError(f"token response from {redact(realm)} has no token", transient=False)
     return token
