@@ -91,9 +91,11 @@ class BuildahSession:
         self.container = ""
         self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 
-    def _buildah(self, *args: str, own_session: bool = False) -> Result:
+    def _buildah(self, *args: str, own_session: bool = False, env: Mapping[str, str] | None = None,
+                 timeout: float | None = None) -> Result:
         try:
-            return self.runner.run(self.storage.argv(*args), env=self.env, own_session=own_session)
+            return self.runner.run(self.storage.argv(*args), env=env if env is not None else self.env,
+                                   timeout=timeout, own_session=own_session)
         except FileNotFoundError as exc:
             raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
@@ -151,21 +153,15 @@ class BuildahSession:
 
     def _run_bounded(self, *args: str, env: Mapping[str, str] | None = None) -> Result:
         """`buildah run` within what is left of the session's --timeout."""
-        env = env if env is not None else self.env
-        if self._deadline is None:
-            try:
-                return self.runner.run(self.storage.argv(*args), env=env)
-            except FileNotFoundError as exc:
-                raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
+        left = None
+        if self._deadline is not None:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
         try:
-            return self.runner.run(self.storage.argv(*args), env=env, timeout=left)
+            return self._buildah(*args, env=env, timeout=left)
         except subprocess.TimeoutExpired as exc:
             raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
-        except FileNotFoundError as exc:
-            raise BuildahError("buildah is not installed or not on PATH", INSTALL_HINT) from exc
 
     def __exit__(self, *exc: object) -> None:
         try:
