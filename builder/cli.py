@@ -437,3 +437,38 @@ def _select(artifact, platforms, index_type):
                        f"(it has {', '.join(sorted(map(str, by_platform)))})")
     chosen = tuple(by_platform[p] for p in platforms)
     return chosen[0] if len(chosen) == 1 else index_type(chosen)
+
+
+@main.command("inspect")
+@click.argument("src")
+@click.option("--files", is_flag=True, help="List every layer's files with their modes and owners.")
+@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
+              help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
+@click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="Extra CA certificate (PEM) to trust for registries, besides the system's.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
+    """Show what SRC holds: platforms, each layer (compressed and uncompressed size, --files its
+    files), the config's runtime settings (entrypoint, user, env).
+
+    SRC uses skopeo's transport names, as `leango copy` does (oci:DIR[:REF], oci-archive:FILE[:REF],
+    docker://REF or REF). Every blob read is verified against its digest.
+    """
+    from ..oci.inspect import describe, render
+    from ..oci.sources import open_source, parse_location, read_artifact
+    _setup_logging(verbose, False)
+    try:
+        at = parse_location(src)
+        options = _registry_options(insecure, registry_ca)
+    except OciError as exc:
+        _fail(exc, EXIT_USAGE)
+    try:
+        source = open_source(at, _credential_sources(), options)
+        try:
+            doc = describe(read_artifact(source, at), files=files)
+        finally:
+            source.close()
+    except OciError as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    click.echo(json.dumps(doc, sort_keys=True, indent=2) if as_json else "\n".join(render(doc)))

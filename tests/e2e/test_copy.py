@@ -159,3 +159,30 @@ def test_a_corrupted_blob_never_reaches_a_registry(hello, registry, tmp_path):
     gone = subprocess.run([require("skopeo"), "inspect", "--tls-verify=false", f"docker://{registry.host}/copy/broken:v1"],
                           capture_output=True, text=True)
     assert gone.returncode != 0  # the tag was never pushed
+
+
+def test_inspect_shows_platforms_layers_files_and_the_config(hello, index_layout):
+    doc = json.loads(leango("inspect", f"oci:{hello.layout}", "--files", "--json").stdout)
+    assert doc["digest"] == hello.result["digest"] and doc["platform"] == "linux/amd64"
+    skopeo = json.loads(subprocess.run([require("skopeo"), "inspect", "--config", f"oci:{hello.layout}"],
+                                       capture_output=True, text=True, check=True).stdout)["config"]
+    assert doc["config"]["Entrypoint"] == skopeo["Entrypoint"] == ["/hello-world"]
+    assert doc["config"]["User"] == skopeo["User"] == "65532:65532"
+    base, app = doc["layers"]
+    assert [l["digest"] for l in doc["layers"]] == [l["digest"] for l in hello.result["images"][0]["layers"]]
+    assert all(l["uncompressedSize"] > l["size"] for l in doc["layers"])
+    files = {f["path"]: f for f in base["files"] + app["files"]}
+    assert files["hello-world"]["mode"] == "0555" and files["hello-world"]["uid"] == 0
+    assert files["home/nonroot"]["uid"] == 65532 and files["tmp"]["mode"] == "1777"
+    assert "etc/ssl/certs/ca-certificates.crt" in files
+    layout, built = index_layout
+    text = leango("inspect", f"oci:{layout}").stdout
+    assert built["digest"] in text and "linux/amd64" in text and "linux/arm64" in text
+    assert "Entrypoint  /hello-world" in text and "files" not in text
+
+
+def test_inspect_reads_nothing_unverified(hello, tmp_path):
+    src = _broken_layout(hello, tmp_path)
+    named = _flip_a_layer_byte(src)
+    proc = leango("inspect", f"oci:{src}", check=False)
+    assert proc.returncode == 1 and proc.stdout == "" and named in proc.stderr
