@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import platform as _host
 
-from ..oci import Platform
+from ..oci import OciError, Platform
 from .errors import SpecError
 
 # OCI architecture → (GOARCH, ELF e_machine, allowed variants, default variant)
@@ -34,22 +34,20 @@ def supported() -> list[str]:
 
 
 def parse_platform(text: str) -> Platform:
-    """Parse and normalise OS/ARCH[/VARIANT]; raise SpecError listing what is supported."""
-    parts = text.strip().lower().split("/")
-    if len(parts) not in (2, 3) or not all(parts):
-        raise SpecError(f"malformed platform {text!r}", "expected OS/ARCH[/VARIANT], e.g. linux/arm64")
-    os_name, arch = parts[0], parts[1]
-    variant = parts[2] if len(parts) == 3 else ""
-    if os_name != "linux" or arch not in _ARCHES:
+    """Parse and normalise OS/ARCH[/VARIANT] (Platform.parse, the one parser); raise SpecError
+    unless leango can build for it, listing what it can."""
+    try:
+        parsed = Platform.parse(text)
+    except OciError as exc:
+        raise SpecError(f"malformed platform {text!r}", "expected OS/ARCH[/VARIANT], e.g. linux/arm64") from exc
+    if parsed.os != "linux" or parsed.architecture not in _ARCHES:
         raise SpecError(f"unsupported platform {text!r}", f"supported: {', '.join(supported())}")
-    _, _, variants, default = _ARCHES[arch]
-    variant = variant or default
+    _, _, variants, default = _ARCHES[parsed.architecture]
+    variant = parsed.variant or default
     if variant not in variants:
-        raise SpecError(f"unsupported variant {variant!r} for linux/{arch}",
+        raise SpecError(f"unsupported variant {variant!r} for linux/{parsed.architecture}",
                         f"choose from {', '.join(v for v in variants if v) or 'none'}")
-    if arch == "arm64" and variant == "v8":
-        variant = ""  # containerd normalises linux/arm64/v8 to linux/arm64
-    return Platform("linux", arch, variant)
+    return Platform("linux", parsed.architecture, variant)
 
 
 def host_platform() -> Platform:

@@ -8,6 +8,10 @@ from typing import Any
 from .digest import Digest
 from .errors import OciError
 
+# containerd platforms.normalizeArch: names other tools use → (OCI architecture, implied variant)
+_ARCH_ALIASES = {"x86_64": ("amd64", ""), "x86-64": ("amd64", ""), "aarch64": ("arm64", ""),
+                 "armhf": ("arm", "v7"), "armel": ("arm", "v6"), "i386": ("386", ""), "i686": ("386", "")}
+
 
 @dataclass(frozen=True, order=True)
 class Platform:
@@ -17,10 +21,20 @@ class Platform:
 
     @classmethod
     def parse(cls, text: str) -> Platform:
-        parts = text.strip().split("/")
+        """OS/ARCH[/VARIANT], normalised as containerd's platforms package does: lower case,
+        architecture aliases (x86_64, aarch64, armhf…), arm64/v8 as arm64, arm as arm/v7.
+        The one parser: the builder adds which platforms it can build for."""
+        parts = text.strip().lower().split("/")
         if len(parts) not in (2, 3) or not all(parts):
             raise OciError(f"malformed platform {text!r}: expected OS/ARCH[/VARIANT]")
-        return cls(*parts)
+        os_name, arch, variant = parts[0], parts[1], parts[2] if len(parts) == 3 else ""
+        arch, implied = _ARCH_ALIASES.get(arch, (arch, ""))
+        variant = variant or implied
+        if arch == "arm64" and variant == "v8":
+            variant = ""
+        elif arch == "arm" and not variant:
+            variant = "v7"
+        return cls(os_name, arch, variant)
 
     def to_json(self) -> dict[str, str]:
         out = {"architecture": self.architecture, "os": self.os}

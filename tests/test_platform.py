@@ -30,3 +30,21 @@ def test_elf_machines_and_host():
     assert elf_machine(parse_platform("linux/amd64")) == 62
     assert elf_machine(parse_platform("linux/arm64")) == 183
     assert host_platform().os == "linux"
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Linux/X86_64", "linux/amd64"), ("linux/aarch64", "linux/arm64"), ("linux/arm64/v8", "linux/arm64"),
+    ("linux/arm", "linux/arm/v7"), ("linux/armhf", "linux/arm/v7"), ("linux/armel", "linux/arm/v6"),
+    ("linux/i386", "linux/386"), ("windows/amd64", "windows/amd64"), ("linux/arm/v6", "linux/arm/v6"),
+])
+def test_one_parser_normalises_as_containerd_does(text, expected):
+    """The oci parser takes any platform; the builder's adds only which it can build for."""
+    assert str(Platform.parse(text)) == expected
+    if expected.startswith("linux/"):
+        assert parse_platform(text) == Platform.parse(text)
+
+
+def test_the_builder_refuses_what_it_cannot_build_after_parsing():
+    assert str(Platform.parse("windows/amd64")) == "windows/amd64"
+    with pytest.raises(SpecError, match="unsupported platform 'windows/amd64'"):
+        parse_platform("windows/amd64")
