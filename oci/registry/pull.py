@@ -10,6 +10,7 @@ without the registry's Authorization header (the transport sends it to the regis
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -29,6 +30,7 @@ MAX_MANIFEST = 4 << 20
 REDIRECTS = (301, 302, 303, 307, 308)
 MAX_REDIRECTS = 5
 READ_CHUNK = 1 << 20
+MIN_RATE = 64 * 1024  # bytes per second a blob body must average, beyond the response deadline
 
 
 @dataclass(frozen=True)
@@ -92,17 +94,27 @@ class Puller:
             raise RegistryError(f"GET blob {descriptor.digest}: more than {MAX_REDIRECTS} redirects",
                                 transient=False)
         try:
-            _copy_verified(resp, descriptor, out)
+            _copy_verified(resp, descriptor, out, blob_deadline(descriptor.size, self.t.options.response_deadline))
         finally:
             resp.close()
 
 
-def _copy_verified(resp: requests.Response, descriptor: Descriptor, out: BinaryIO) -> None:
+def blob_deadline(size: int, response_deadline: float) -> float:
+    """Seconds a blob's body may take: the response deadline manifests have, plus what the blob
+    needs at MIN_RATE. A server trickling bytes cannot hold a build for as long as it likes."""
+    return response_deadline + size / MIN_RATE
+
+
+def _copy_verified(resp: requests.Response, descriptor: Descriptor, out: BinaryIO, deadline: float) -> None:
     if descriptor.digest.algorithm != "sha256":
         raise RegistryError(f"cannot verify a {descriptor.digest.algorithm} blob", transient=False)
-    h, size = hashlib.sha256(), 0
+    h, size, end = hashlib.sha256(), 0, time.monotonic() + deadline
     try:
+        # read1: whatever has arrived, so a trickle is caught at the deadline, not at the end
         while chunk := resp.raw.read1(READ_CHUNK, decode_content=True):
+            if time.monotonic() > end:
+                raise RegistryError(f"blob {descriptor.digest} did not arrive within {deadline:.0f} s "
+                                    f"({size} of {descriptor.size} bytes)")
             size += len(chunk)
             if size > descriptor.size:
                 raise RegistryError(f"blob {descriptor.digest} is longer than its {descriptor.size} bytes",

@@ -343,3 +343,26 @@ def test_an_untrusted_token_server_fails_at_once_without_retries(tmp_path, make_
     finally:
         issuer.close()
         registry.close()
+
+
+@pytest.mark.parametrize("trickle,cut", [(0.05, True), (0.0, False)])
+def test_a_trickled_blob_meets_its_deadline(hostile, trickle, cut):
+    """107 bytes at one every 50 ms would take 5 s; the blob's deadline (the response deadline
+    plus its size at 64 KiB/s) ends the wait after 1 s. The same blob sent at once arrives."""
+    import io
+
+    from leango.oci import Digest
+    from leango.oci.descriptor import Descriptor
+    from leango.oci.registry.pull import Puller
+    body = b"c" * 107
+    server = hostile(Rule("GET", "/blobs/", raw("200 OK", {}, body), trickle=trickle, body_only=True))
+    desc = Descriptor("application/octet-stream", Digest.of_bytes(body), len(body))
+    puller = Puller(_transport(server, response_deadline=1, retry=instant_retry(1)), "team/app")
+    out = io.BytesIO()
+    if cut:
+        with pytest.raises(RegistryError, match=r"did not arrive within 1 s \(\d+ of 107 bytes\)") as err:
+            puller.blob(desc, out)
+        assert int(str(err.value).split("(")[1].split(" ")[0]) < 107  # cut mid-body, not at its end
+    else:
+        puller.blob(desc, out)
+        assert out.getvalue() == body
