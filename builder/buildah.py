@@ -77,9 +77,10 @@ def _raise_interrupted(signum: int, _frame: FrameType | None) -> None:
 class BuildahSession:
     def __init__(self, runner: Runner, storage: Storage, *, isolation: str = "chroot",
                  env: Mapping[str, str] | None = None, timeout: float | None = None,
-                 remove_in_background: bool = False):
+                 remove_in_background: bool = False, deadline: float | None = None):
         """remove_in_background: on exit the container is removed by a thread, so that the
-        caller can go on (assemble the image) meanwhile; it must call wait_removed()."""
+        caller can go on (assemble the image) meanwhile; it must call wait_removed().
+        deadline: when --timeout (timeout) started earlier, the monotonic time it ends."""
         self.runner = runner
         self.storage = storage
         self.remove_in_background = remove_in_background
@@ -87,7 +88,7 @@ class BuildahSession:
         self.isolation = isolation
         self.env = dict(env) if env is not None else None
         self.timeout = timeout
-        self._deadline = time.monotonic() + timeout if timeout else None
+        self._deadline = deadline if deadline is not None else time.monotonic() + timeout if timeout else None
         self.container = ""
         self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 

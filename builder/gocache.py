@@ -32,6 +32,7 @@ import os
 import re
 import tarfile
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -323,13 +324,15 @@ def manifest_for(key: CacheKey, chunks: list[Blob]) -> Manifest:
     return Manifest(ARTIFACT_TYPE, tuple(chunks), annotations=key.annotations())
 
 
-def restore(remote: RemoteCache, key: CacheKey, build_cache: Path, store: Store) -> int:
+def restore(remote: RemoteCache, key: CacheKey, build_cache: Path, store: Store,
+            deadline: float | None = None) -> int:
     """Pull every --cache-from whose key matches into build_cache; returns files added.
-    A cache is an optimisation: a missing, mismatched or unreadable one is logged and skipped."""
+    A cache is an optimisation: a missing, mismatched or unreadable one is logged and skipped,
+    and so is what is left of it once the monotonic deadline (--timeout's) has passed."""
     added = 0
     for ref in remote.cache_from:
         try:
-            added += _restore_one(remote, ref, key, build_cache, store)
+            added += _restore_one(remote, ref, key, build_cache, store, deadline)
         except (RegistryError, CacheError) as exc:
             log.warning("not using the Go build cache at %s: %s", ref, exc)
     if remote.cache_from:
@@ -337,7 +340,8 @@ def restore(remote: RemoteCache, key: CacheKey, build_cache: Path, store: Store)
     return added
 
 
-def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache: Path, store: Store) -> int:
+def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache: Path, store: Store,
+                 deadline: float | None) -> int:
     from ..oci.registry.credentials import CredentialSources, resolve
     from ..oci.registry.pull import Puller
     from ..oci.registry.transport import Transport
@@ -358,6 +362,8 @@ def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache
         if layers is None:
             return 0
         for desc in layers:
+            if deadline is not None and time.monotonic() > deadline:
+                raise CacheError("--timeout reached while pulling it; the build goes on without the rest")
             if desc.digest.algorithm == "sha256" and str(desc.digest) in store.chunks \
                     and store.blob_path(str(desc.digest)).is_file():
                 path = store.blob_path(str(desc.digest))

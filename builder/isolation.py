@@ -121,11 +121,12 @@ class HostSession:
     container path no mount covers (GOPATH's) lands under `scratch`, as it would land in
     the container's own root file system."""
 
-    def __init__(self, runner: Runner, scratch: Path, *, timeout: float | None = None):
+    def __init__(self, runner: Runner, scratch: Path, *, timeout: float | None = None,
+                 deadline: float | None = None):
         self.runner = runner
         self.scratch = scratch
         self.timeout = timeout
-        self._deadline = time.monotonic() + timeout if timeout else None
+        self._deadline = deadline if deadline is not None else time.monotonic() + timeout if timeout else None
 
     def __enter__(self) -> HostSession:
         return self

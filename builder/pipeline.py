@@ -6,6 +6,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -174,12 +175,14 @@ def _cache_store(spec: BuildSpec) -> AbstractContextManager[gocache.Store]:
 def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
                   base: BaseOptions, layers_dir: Path) -> list[record.RecordedImage]:
     (spec.cache_dir / "work").mkdir(parents=True, exist_ok=True)
+    # --timeout bounds the pull of the registry cache and the work in the container together.
+    deadline = time.monotonic() + spec.timeout if spec.timeout else None
     with tempfile.TemporaryDirectory(prefix="build-", dir=spec.cache_dir / "work") as tmp:
         if spec.remote_cache is not None and spec.remote_cache.cache_from:
             _build_cache(spec).mkdir(parents=True, exist_ok=True)
             with _cache_store(spec) as store:
-                gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), store)
-        compiled = _compile_isolated(spec, runner, sources, toolchain, go, Path(tmp))
+                gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), store, deadline)
+        compiled = _compile_isolated(spec, runner, sources, toolchain, go, Path(tmp), deadline)
         try:
             # The working container is removed (in the background) while the images are assembled.
             base_layer = build_base_layer(base, layers_dir)
@@ -204,12 +207,12 @@ class _Compiled:
 
 
 def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain,
-                      go: GoEnv, work: Path) -> _Compiled:
+                      go: GoEnv, work: Path, deadline: float | None = None) -> _Compiled:
     """Compile in a working container, or (isolation none, or auto where buildah cannot make
     one inside a container) directly. The container may still be being removed on return."""
     if spec.isolation != "none":
         session = BuildahSession(runner, Storage.under(spec.cache_dir), timeout=spec.timeout,
-                                 remove_in_background=True)
+                                 remove_in_background=True, deadline=deadline)
         try:
             with session:
                 return _Compiled(session, _compile_all(spec, session, sources, toolchain, go, work / "c"))
@@ -224,7 +227,7 @@ def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, t
         except BaseException:
             session.wait_removed()  # before the work directory it mounts is deleted
             raise
-    host = HostSession(runner, work / "root", timeout=spec.timeout)
+    host = HostSession(runner, work / "root", timeout=spec.timeout, deadline=deadline)
     return _Compiled(host, _compile_all(spec, host, sources, toolchain, go, work / "h"))
 
 

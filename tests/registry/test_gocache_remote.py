@@ -127,3 +127,20 @@ def test_pulled_chunks_are_reused_for_a_push_elsewhere(registry, tmp_path):
     src, dst = (json.loads(run([oras, "manifest", "fetch", "--plain-http", f"{registry.host}/cache/{repo}:go"]).stdout)
                 for repo in ("src", "dst"))
     assert [lay["digest"] for lay in src["layers"]] == [lay["digest"] for lay in dst["layers"]]
+
+
+def test_the_timeout_covers_the_restore(registry, tmp_path, caplog):
+    """--timeout starts before the pull: past its deadline, what is left of the cache is skipped
+    (a cache is an optimisation) and the build goes on, with what is left of the time."""
+    import time
+    fill(tmp_path / "src" / "go-build", [f"e{i}" for i in range(50)])
+    gocache.save(remote(registry.host, cache_to="cache/deadline:go"), KEY, tmp_path / "src" / "go-build",
+                 Store.open(tmp_path / "src" / "store"))
+    r = remote(registry.host, cache_from=["cache/deadline:go"])
+    caplog.set_level(logging.WARNING)
+    late = gocache.restore(r, KEY, tmp_path / "late" / "go-build", Store.open(tmp_path / "late" / "store"),
+                           deadline=time.monotonic() - 1)
+    assert late == 0 and any("--timeout reached" in rec.getMessage() for rec in caplog.records)
+    in_time = gocache.restore(r, KEY, tmp_path / "ok" / "go-build", Store.open(tmp_path / "ok" / "store"),
+                              deadline=time.monotonic() + 600)
+    assert in_time == 50
