@@ -30,6 +30,7 @@ import json
 import logging
 import os
 import re
+import shutil
 import tarfile
 import tempfile
 import time
@@ -69,7 +70,10 @@ BOUNDARY_ONE_IN = 64  # a chunk ends after a file whose name hashes to 0 mod thi
 MAX_CHUNK_BYTES = 64 << 20  # … or once it holds this much
 MAX_CHUNK_FILES = 4096
 MAX_CHUNKS = 48  # reuse that leaves more chunks than this repacks everything
-MAX_ENTRY_BYTES = 4 << 30  # no single cache entry is larger (a compiled package archive)
+MAX_ENTRY_BYTES = 1 << 30  # no single cache entry is larger (a compiled package archive)
+# What one chunk may unpack to: pack cuts a chunk once it reaches MAX_CHUNK_BYTES, so the last
+# entry may take it up to that plus one entry; tar headers are a few KiB per entry on top.
+MAX_CHUNK_UNPACKED = MAX_CHUNK_BYTES + MAX_ENTRY_BYTES + (MAX_CHUNK_FILES + 256) * 4096
 ZSTD_LEVEL = 3  # the cache is read back often and is not shipped to users: speed over size
 
 
@@ -267,16 +271,62 @@ class Unpacked(NamedTuple):
     added: int  # files written (those not already in the cache)
 
 
+class _Bounded:
+    """A read-only stream that refuses to give more than `limit` bytes in all (a tar's headers
+    included: tarfile holds a pax header whole in memory, so its size is bounded here)."""
+
+    def __init__(self, inner: Any, limit: int):
+        self.inner, self.left = inner, limit
+
+    def read(self, n: int = -1) -> bytes:
+        want = self.left + 1 if n < 0 else min(n, self.left + 1)
+        data = self.inner.read(want)
+        self.left -= len(data)
+        if self.left < 0:
+            raise CacheError(f"a cache chunk unpacks to more than {MAX_CHUNK_UNPACKED} bytes")
+        return bytes(data)
+
+
 def unpack(blob: BinaryIO, build_cache: Path) -> Unpacked:
-    """Extract one verified chunk into build_cache.
-    Existing entries are kept (Go writes an entry once, under a name derived from content
-    or action); anything that is not a Go cache entry refuses the whole chunk."""
-    idents: list[str] = []
-    added = 0
-    reader = zstandard.ZstdDecompressor().stream_reader(blob, closefd=False)
+    """Extract one verified chunk into build_cache, whole or not at all.
+
+    Bounded as pack writes chunks: at most MAX_CHUNK_FILES entries, MAX_ENTRY_BYTES each,
+    MAX_CHUNK_UNPACKED in all (headers included). Entries go to a staging directory first and
+    move into the cache only when the whole chunk passed; existing entries are kept (Go writes an
+    entry once, under a name derived from content or action); anything that is not a Go cache
+    entry, and a disk that fills up, refuses the whole chunk."""
+    build_cache.mkdir(parents=True, exist_ok=True)
     try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
+        staging = Path(tempfile.mkdtemp(dir=build_cache, prefix=".pull-"))
+    except OSError as exc:
+        raise CacheError(f"cannot unpack a cache chunk: {exc.strerror}") from exc
+    try:
+        staged = _stage(blob, staging)
+        added = 0
+        for name in staged:
+            dest = build_cache / name
+            if not dest.exists():  # keep what this machine has
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(staging / name, dest)
+                added += 1
+        return Unpacked(list(staged.values()), added)
+    except OSError as exc:  # ENOSPC, EDQUOT…: the cache is skipped, the build goes on
+        raise CacheError(f"cannot unpack a cache chunk: {exc.strerror or exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _stage(blob: BinaryIO, staging: Path) -> dict[str, str]:
+    """Every entry of the chunk written under staging: name → identity (name and content digest)."""
+    staged: dict[str, str] = {}
+    members = 0
+    reader = _Bounded(zstandard.ZstdDecompressor().stream_reader(blob, closefd=False), MAX_CHUNK_UNPACKED)
+    try:
+        with tarfile.open(fileobj=reader, mode="r|") as tar:  # type: ignore[call-overload]
             for member in tar:
+                members += 1
+                if members > MAX_CHUNK_FILES + 256:  # the entries and their 256 two-hex directories
+                    raise CacheError(f"a cache chunk holds more than {MAX_CHUNK_FILES} entries")
                 name = member.name.rstrip("/")
                 if member.isdir() and re.fullmatch(r"[0-9a-f]{2}", name):
                     continue
@@ -286,36 +336,22 @@ def unpack(blob: BinaryIO, build_cache: Path) -> Unpacked:
                     raise CacheError(f"a cache chunk entry {name} claims {member.size} bytes")
                 src = tar.extractfile(member)
                 assert src is not None  # a regular file
-                data_path = build_cache / name
-                data_path.parent.mkdir(parents=True, exist_ok=True)
-                ident, wrote = _extract_one(cast(BinaryIO, src), data_path, name)
-                idents.append(ident)
-                added += wrote
+                (staging / name).parent.mkdir(exist_ok=True)
+                staged[name] = _extract_one(cast(BinaryIO, src), staging / name, name)
     except (tarfile.TarError, zstandard.ZstdError, EOFError) as exc:
         raise CacheError(f"a cache chunk is not a zstd-compressed tar: {exc}") from exc
-    return Unpacked(idents, added)
+    return staged
 
 
-def _extract_one(src: BinaryIO, path: Path, name: str) -> tuple[str, bool]:
-    """(the file's identity, whether it was written)."""
+def _extract_one(src: BinaryIO, path: Path, name: str) -> str:
+    """Write the entry to path; its identity."""
     h = hashlib.sha256()
-    exists = path.exists()
-    if exists:  # keep what this machine has; still read past it in the stream
+    with open(path, "xb") as out:
         while chunk := src.read(1 << 20):
             h.update(chunk)
-    else:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".pull-")
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := src.read(1 << 20):
-                    h.update(chunk)
-                    out.write(chunk)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return _identity(name, h.hexdigest()), not exists
+            out.write(chunk)
+    os.chmod(path, 0o644)
+    return _identity(name, h.hexdigest())
 
 
 # -- the registry side ----------------------------------------------------------------------
@@ -395,6 +431,8 @@ def _cache_layers(raw: bytes, ref: Reference, key: CacheKey) -> list[Descriptor]
     for desc in layers:
         if desc.media_type != CHUNK_TYPE:
             raise CacheError(f"layer {desc.digest} is a {desc.media_type}, not a cache chunk")
+        if not 0 <= desc.size <= MAX_CHUNK_UNPACKED:  # compressed, a chunk is no larger than unpacked
+            raise CacheError(f"layer {desc.digest} declares {desc.size} bytes, more than a chunk may be")
     return layers
 
 

@@ -229,3 +229,73 @@ def test_two_runs_sharing_a_store_take_turns_and_keep_each_others_chunks(tmp_pat
     assert not errors
     assert all(Store.open(root).blob_path(str(c.digest)).is_file() for c in chunks)
     assert sorted(Store.open(root).chunks) == sorted(str(c.digest) for c in chunks)
+
+
+KEY = CacheKey("go1.27.3", "linux/amd64", ("linux/amd64",))
+
+
+def _entries(build_cache) -> list[str]:
+    return sorted(str(p.relative_to(build_cache)) for p in build_cache.rglob("*") if p.is_file())
+
+
+def test_a_refused_chunk_leaves_nothing_of_itself(tmp_path):
+    """Entries before the bad member are not moved in: the chunk goes in whole or not at all."""
+    good = [regular(entry_name(f"g{i}")) for i in range(3)]
+    bad = zchunk([*good, regular("../../etc/evil", b"x")])
+    with pytest.raises(CacheError, match="not a Go build cache entry"):
+        unpack(bad, tmp_path / "cache")
+    assert _entries(tmp_path / "cache") == []
+    ok = unpack(zchunk(good), tmp_path / "cache")
+    assert ok.added == 3 and _entries(tmp_path / "cache") == sorted(entry_name(f"g{i}") for i in range(3))
+
+
+def test_a_chunk_is_bounded_in_entries(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "MAX_CHUNK_FILES", 4)
+    many = zchunk([regular(entry_name(f"m{i}")) for i in range(4 + 256 + 1)])
+    with pytest.raises(CacheError, match="more than 4 entries"):
+        unpack(many, tmp_path / "cache")
+    assert _entries(tmp_path / "cache") == []
+    assert unpack(zchunk([regular(entry_name(f"m{i}")) for i in range(4)]), tmp_path / "cache").added == 4
+
+
+def test_a_chunk_is_bounded_in_bytes_headers_included(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "MAX_CHUNK_UNPACKED", 64 * 1024)
+    info = tarfile.TarInfo(entry_name("p"))
+    info.pax_headers = {"comment": "x" * 200_000}  # a pax header tarfile would hold whole
+    data = b"y" * 10
+    info.size = len(data)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(CacheError, match="unpacks to more than"):
+        unpack(io.BytesIO(zstandard.ZstdCompressor().compress(buf.getvalue())), tmp_path / "cache")
+    assert unpack(zchunk([regular(entry_name("small"), b"z" * 1000)]), tmp_path / "cache").added == 1
+
+
+def test_a_full_disk_skips_the_chunk_in_one_line(tmp_path, monkeypatch):
+    real_open = open
+
+    def full(path, mode="r", *a, **kw):
+        if "x" in mode:
+            raise OSError(28, "No space left on device")
+        return real_open(path, mode, *a, **kw)
+    monkeypatch.setattr("builtins.open", full)
+    with pytest.raises(CacheError, match="cannot unpack a cache chunk: No space left on device"):
+        unpack(zchunk([regular(entry_name("d"))]), tmp_path / "cache")
+    monkeypatch.undo()
+    assert _entries(tmp_path / "cache") == []
+
+
+def test_a_chunk_declaring_an_impossible_size_is_refused_before_download():
+    from leango.oci import Digest
+    from leango.oci.descriptor import Descriptor
+    huge = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b"x"), 1 << 50)
+    doc = {"schemaVersion": 2, "artifactType": gocache.ARTIFACT_TYPE, "layers": [huge.to_json()],
+           "annotations": dict(KEY.annotations())}
+    import json
+    from leango.oci import parse_reference
+    with pytest.raises(CacheError, match="declares 1125899906842624 bytes"):
+        gocache._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY)
+    ok = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b"x"), 1)
+    doc["layers"] = [ok.to_json()]
+    assert gocache._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok]
