@@ -293,6 +293,7 @@ def test_a_chunk_declaring_an_impossible_size_is_refused_before_download():
     doc = {"schemaVersion": 2, "artifactType": gocache.ARTIFACT_TYPE, "layers": [huge.to_json()],
            "annotations": dict(KEY.annotations())}
     import json
+
     from leango.oci import parse_reference
     with pytest.raises(CacheError, match="declares 1125899906842624 bytes"):
         gocache._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY)
