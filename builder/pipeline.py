@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import tempfile
@@ -165,6 +166,13 @@ def cache_key(spec: BuildSpec, toolchain: Toolchain) -> gocache.CacheKey:
 
 
 def _build_cache(spec: BuildSpec) -> Path:
+    """The Go build cache this build mounts. A build that pulls --cache-from gets one of its own
+    for those references, so that pulled entries never reach the local cache: a later build
+    without --cache-from (a release build, say) never compiles against them."""
+    remote = spec.remote_cache
+    if remote is not None and remote.cache_from:
+        refs = "\n".join(sorted(str(r) for r in remote.cache_from))
+        return spec.cache_dir / "go" / "go-build-pulled" / hashlib.sha256(refs.encode()).hexdigest()[:16]
     return spec.cache_dir / "go" / "go-build"
 
 

@@ -147,6 +147,8 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         "binary_name": spec.binary_name, "offline": spec.offline, "user": spec.user,
         "compression": [base.compression, LAYER_ENCODING], "mtime": base.mtime,
         "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
+        # An image compiled against pulled cache entries is never reused by a build that named none.
+        "cache_from": sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
     }
     h.update(json.dumps(options, sort_keys=True).encode())
     excluded = _Outputs(spec)

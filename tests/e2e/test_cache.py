@@ -11,8 +11,12 @@ from support.paths import FIXTURES
 from support.peers import Buildah
 
 
-def _entries(cache_dir) -> dict[str, bytes]:
-    root = cache_dir / "go" / "go-build"
+def _entries(cache_dir, pulled: bool = False) -> dict[str, bytes]:
+    """The entries of the local Go build cache, or (pulled) of the one a --cache-from build used."""
+    if pulled:
+        (root,) = (cache_dir / "go" / "go-build-pulled").iterdir()
+    else:
+        root = cache_dir / "go" / "go-build"
     return {str(p.relative_to(root)): p.read_bytes() for p in root.glob("??/*") if p.is_file()}
 
 
@@ -35,7 +39,7 @@ def test_a_fresh_runner_builds_with_the_cache_of_the_last(registry, tmp_path):
     # The standard library came from the cache, unchanged: every entry runner1 made is in
     # runner2 byte for byte (go rewrites an action entry it recompiles), and runner2 added only
     # the edited package and its link.
-    before, after = _entries(runner1), _entries(runner2)
+    before, after = _entries(runner1), _entries(runner2, pulled=True)
     assert all(after.get(name) == data for name, data in before.items())
     assert 0 < len(after) - len(before) <= 8
     again = re.search(r"pushed the Go build cache to \S+: (\d+) chunks, (\d+) uploaded", second.stderr)
@@ -52,3 +56,23 @@ def test_cache_flags_are_checked_before_building(tmp_path):
     assert "give a tag to push the cache to" in proc.stderr
     proc = leango("build", FIXTURES / "hello-world", "--cache-dir", tmp_path, "--cache-from", "Not A Ref", check=False)
     assert proc.returncode == 2 and "error:" in proc.stderr
+
+
+def test_a_pulled_cache_never_outlives_its_cache_from(registry, tmp_path):
+    """After a build with --cache-from, one without compiles again (no reuse of the image made with
+    pulled entries) against the local cache, which holds none of them."""
+    app = tmp_path / "app"
+    shutil.copytree(FIXTURES / "hello-world", app)
+    ref = f"{registry.host}/cache/outlive:go"
+    leango("build", app, "--cache-dir", tmp_path / "pusher", "--cache-to", ref, "--oci-layout", tmp_path / "l0")
+    runner = tmp_path / "runner"
+    pulled = leango("build", app, "--cache-dir", runner, "--cache-from", ref, "--oci-layout", tmp_path / "l1")
+    assert "entries added" in pulled.stderr
+    assert _entries(runner) == {}  # nothing pulled reached the local cache
+    release = leango("build", app, "--cache-dir", runner, "--oci-layout", tmp_path / "l2", "-v")
+    assert "nothing changed" not in release.stderr and "compiling example.com/hello-world" in release.stderr
+    # It mounted the local cache, never the pulled one, and compiled into it.
+    assert f"{runner}/go/go-build:/cache/go-build:rw" in release.stderr and "go-build-pulled" not in release.stderr
+    assert _entries(runner)
+    again = leango("build", app, "--cache-dir", runner, "--cache-from", ref, "--oci-layout", tmp_path / "l3")
+    assert "nothing changed" in again.stderr  # the same --cache-from: its own record
