@@ -121,8 +121,9 @@ class RemoteCache:
 # -- the local side: entries, chunks, the store of chunks last pulled or pushed ----------------
 
 def entries(build_cache: Path) -> dict[str, str]:
-    """Every cache entry in build_cache: name → identity. An output (-d) is named by the hash of
-    its content; an action entry (-a) can be rewritten in place, so its content is hashed."""
+    """Every cache entry in build_cache: name → identity (its name and its content's hash). An
+    output (-d) is named after its content's hash by the go command, but a pulled one kept beside
+    a local one of that name may differ: only its bytes tell."""
     found: dict[str, str] = {}
     if not build_cache.is_dir():
         return found
@@ -134,13 +135,21 @@ def entries(build_cache: Path) -> dict[str, str]:
             path = build_cache / rel
             if not ENTRY.fullmatch(rel) or path.is_symlink() or not path.is_file():
                 continue
-            found[rel] = _identity(rel, hashlib.sha256(path.read_bytes()).hexdigest()) if rel.endswith("-a") else rel
+            found[rel] = _identity(rel, _file_sha256(path))
     return found
 
 
 def _identity(name: str, sha256_hex: str) -> str:
-    """How a chunk's index names an entry: an action entry with its content's hash."""
-    return f"{name}@{sha256_hex[:16]}" if name.endswith("-a") else name
+    """How a chunk's index names an entry: with its content's hash."""
+    return f"{name}@{sha256_hex[:16]}"
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as src:
+        while chunk := src.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
 
 def boundaries(names: list[str]) -> Iterator[list[str]]:

@@ -43,8 +43,8 @@ def test_entries_are_the_go_cache_files_only(tmp_path):
     os.symlink(tmp_path / names[0], tmp_path / names[0][:2] / ("f" * 64 + "-d"))
     found = gocache.entries(tmp_path)
     assert sorted(found) == sorted(names)
-    assert found[names[0]] == names[0]  # an output is named by its content
-    assert found[names[2]].startswith(names[2] + "@")  # an action entry carries its content hash
+    # Every entry carries its content's hash, outputs (-d) too: a name alone does not say the bytes.
+    assert all(found[n].startswith(n + "@") and len(found[n]) == len(n) + 17 for n in names)
 
 
 def test_pack_then_unpack_restores_every_entry_byte_for_byte(tmp_path):
@@ -135,6 +135,25 @@ def test_unpack_keeps_an_existing_entry(tmp_path):
     (tmp_path / name).write_bytes(b"mine")
     unpack(zchunk([regular(name, b"theirs")]), tmp_path)
     assert (tmp_path / name).read_bytes() == b"mine"
+
+
+def test_a_kept_local_output_is_pushed_as_it_is_not_as_pulled(tmp_path):
+    """A pulled output (-d) kept beside a different local one of the same name: the chunk that
+    held the pulled bytes is not reused for the push; the local bytes are packed."""
+    name = entry_name("x")  # an output entry
+    cache, store = tmp_path / "cache", Store.open(tmp_path / "store")
+    (cache / name).parent.mkdir(parents=True)
+    (cache / name).write_bytes(b"local bytes")
+    pulled = zchunk([regular(name, b"pulled bytes")])
+    digest = "sha256:" + __import__("hashlib").sha256(pulled.getvalue()).hexdigest()
+    store.blob_path(digest).parent.mkdir(parents=True, exist_ok=True)
+    store.blob_path(digest).write_bytes(pulled.getvalue())
+    store.chunks[digest] = unpack(pulled, cache).idents
+    (chunk,) = pack(cache, store)
+    assert str(chunk.digest) != digest  # not the pulled chunk
+    with chunk.open() as f, tarfile.open(fileobj=zstandard.ZstdDecompressor().stream_reader(f), mode="r|") as t:
+        member = next(m for m in t if m.isreg())
+        assert t.extractfile(member).read() == b"local bytes"
 
 
 @pytest.mark.parametrize("member,why", [
