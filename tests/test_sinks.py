@@ -187,3 +187,22 @@ def test_corrupt_existing_blob_is_replaced(tmp_path, make_image):
     victim.write_bytes(bytes(data))
     write_layout(layout, img, [REF])
     check_layout(layout)
+
+
+@pytest.mark.parametrize("data,ok", [(b"hello", True), (b"HELLO", False), (b"hell", False)])
+def test_a_layout_never_holds_a_blob_whose_bytes_are_not_its_digest(tmp_path, data, ok):
+    """Same size, other bytes (a size-only check would take them); fewer bytes; the right ones."""
+    from leango.oci import Digest
+    from leango.oci.blob import Blob
+    from leango.oci.descriptor import Descriptor
+    from leango.oci.errors import DigestMismatch
+    from leango.oci.sinks.layout import blob_path, write_blob
+    blob = Blob(Descriptor("application/octet-stream", Digest.of_bytes(b"hello"), 5), data=data)
+    if ok:
+        write_blob(tmp_path, blob)
+        assert blob_path(tmp_path, blob.digest).read_bytes() == b"hello"
+    else:
+        with pytest.raises(DigestMismatch):
+            write_blob(tmp_path, blob)
+        assert not blob_path(tmp_path, blob.digest).exists()
+        assert [p for p in tmp_path.rglob("*") if p.is_file()] == []  # no temporary file left either

@@ -366,3 +366,39 @@ def test_a_trickled_blob_meets_its_deadline(hostile, trickle, cut):
     else:
         puller.blob(desc, out)
         assert out.getvalue() == body
+
+
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+@pytest.mark.parametrize("trust_issuer", [False, True])
+def test_insecure_registry_relaxes_that_host_alone_never_its_token_server(tmp_path, make_image, trust_issuer):
+    """The registry is --insecure-registry (its certificate is trusted by no one); its token realm,
+    another host:port, is verified all the same: it fails unless its CA is given."""
+    import ssl
+
+    from support.fakeregistry import Behaviour, FakeRegistry
+    from support.tlsca import make_ca
+    contexts = []
+    for name in ("registry", "issuer"):
+        ca = make_ca(tmp_path / name)
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        ctx.load_cert_chain(ca.server_cert, ca.server_key)
+        contexts.append((ca, ctx))
+    issuer = FakeRegistry(Behaviour(auth="bearer"), tls=contexts[1][1])
+    registry = FakeRegistry(Behaviour(auth="bearer"), tls=contexts[0][1])
+    registry.tokens = issuer.tokens
+    registry.b.realm = f"https://{issuer.host}/token"
+    try:
+        opts = RegistryOptions(insecure_hosts=(registry.host,), retry=instant_retry(2),
+                               ca_file=contexts[1][0].ca_cert if trust_issuer else None)
+        push = lambda: Pusher(Transport(registry.host, Credential("user", "pass"), opts), "team/app").push(
+            make_image(), ("v1",))
+        if trust_issuer:
+            push()
+            assert registry.find("PUT", "/manifests/v1") and issuer.token_requests
+        else:
+            with pytest.raises(RegistryError, match="certificate|TLS"):
+                push()
+            assert not issuer.token_requests and not registry.find("PUT", "/manifests/")
+    finally:
+        issuer.close()
+        registry.close()
