@@ -125,7 +125,8 @@ def main() -> None:
                    "platforms; whoever can write REF can influence this build (docs/cache.md).")
 @click.option("--cache-to", metavar="REF",
               help="After the build, push the Go build cache to REF as an OCI artifact; only chunks the "
-                   "registry lacks are uploaded.")
+                   "registry lacks are uploaded. It holds the compiled code of every package built, private "
+                   "modules and go:embed data included: keep REF no more readable than the source.")
 @_registry_flags
 @click.option("--offline", is_flag=True,
               help="No network: GOPROXY=off (and -mod=vendor with a vendor/ directory); modules must be "

@@ -251,3 +251,24 @@ def test_credentials_in_goproxy_and_proxy_urls_never_leave(app, proxy, trust, tm
 def _basic(user: str, password: str) -> str:
     import base64
     return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def test_the_pushed_build_cache_carries_private_modules_code(app, proxy, trust, tmp_path, registry):
+    """docs/cache.md warns that the cache repository must be no more readable than the source: the
+    chunks --cache-to pushes hold the compiled code of private modules. Proven on the chunks
+    themselves (the ones pushed, kept in the store)."""
+    import zstandard
+    home, cache = tmp_path / "home", tmp_path / "cache"
+    home.mkdir()
+    url = proxy.url.replace("127.0.0.1", "localhost")
+    proc = leango("build", app, "--cache-dir", cache, "--oci-layout", tmp_path / "l",
+                  "--cache-to", f"{registry.host}/cache/private:go",
+                  env=_env(url, home, trust, _netrc(tmp_path, url)))
+    assert "pushed the Go build cache" in proc.stderr
+    chunks = list((cache / "gocache" / "blobs").iterdir())
+    assert chunks
+    found = b""
+    for chunk in chunks:
+        found += zstandard.ZstdDecompressor().stream_reader(chunk.open("rb")).read()
+    assert b"leango.test/greet.Hello" in found  # the private module's function, compiled
+    assert b"leango.test/nonexistent.Function" not in found  # the search can fail
