@@ -171,3 +171,58 @@ def test_the_fuzzers_see_errors_too():
         parse_reference("x/UPPER")
     with pytest.raises(RegistryError):
         guard.check_redirect_target("https://1.1.1.1", "http://127.1/", "token realm")
+
+
+_ENTRY_HEX = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64)
+_MEMBER_NAMES = st.one_of(
+    st.builds(lambda h, k: f"{h[:2]}/{h}-{k}", _ENTRY_HEX, st.sampled_from("ad")),  # a Go cache entry
+    st.sampled_from(["../x", "/etc/passwd", "ab", "ab/", "README", "ab/../../x", "./ab/c"]),
+    st.text(max_size=40),
+)
+_MEMBERS = st.lists(st.tuples(_MEMBER_NAMES, st.sampled_from([b"", b"x", b"y" * 700]),
+                              st.sampled_from(["file", "dir", "symlink", "fifo"])), max_size=12)
+
+
+@FUZZ
+@given(members=_MEMBERS, compress=st.sampled_from(["zstd", "gzip", "none"]), cut=st.integers(0, 64))
+@example(members=[("ab/ab" + "0" * 62 + "-d", b"x", "file"), ("cd/cd" + "1" * 62 + "-a", b"y", "file")],
+         compress="zstd", cut=0)  # a good chunk: taken whole
+@example(members=[("ab/ab" + "0" * 62 + "-d", b"x", "file"), ("../x", b"y", "file")], compress="zstd", cut=0)
+def test_fuzz_unpack_takes_a_whole_chunk_or_nothing_and_never_writes_outside(tmp_path_factory, members, compress,
+                                                                              cut):
+    """Any tar, any compression, cut anywhere: unpack either takes every entry or none, writes
+    nothing outside the build cache, and answers only with CacheError."""
+    import gzip
+    import io
+    import tarfile
+
+    import zstandard
+
+    from leango.builder.gocache import ENTRY, CacheError, unpack
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, data, kind in members:
+            info = tarfile.TarInfo(name or "x")
+            info.type = {"file": tarfile.REGTYPE, "dir": tarfile.DIRTYPE, "symlink": tarfile.SYMTYPE,
+                         "fifo": tarfile.FIFOTYPE}[kind]
+            info.linkname = "/etc/passwd" if kind == "symlink" else ""
+            info.size = len(data) if kind == "file" else 0
+            tar.addfile(info, io.BytesIO(data) if kind == "file" else None)
+    data = raw.getvalue()
+    data = {"zstd": zstandard.ZstdCompressor().compress, "gzip": gzip.compress, "none": bytes}[compress](data)
+    if cut:
+        data = data[: max(0, len(data) - cut)]
+    root = tmp_path_factory.mktemp("fuzz")
+    cache = root / "cache"
+    try:
+        got = unpack(io.BytesIO(data), cache)
+    except CacheError:
+        got = None
+    written = sorted(str(p.relative_to(cache)) for p in cache.rglob("*") if p.is_file()) if cache.exists() else []
+    assert [p for p in root.iterdir() if p.name != "cache"] == []  # nothing beside the cache
+    assert all(ENTRY.fullmatch(w) for w in written)  # nothing but cache entries, no staging left
+    if got is None:
+        assert written == []  # a refused chunk leaves nothing of itself
+    else:
+        assert len(written) == got.added and not any(p.is_symlink() for p in cache.rglob("*"))
+        assert written == sorted(n for n, _, k in members if k == "file")
