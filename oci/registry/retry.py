@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import random
+import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_DIGEST = re.compile(r"sha256(?::|%3A)[0-9a-f]{64}")
+_ATTEMPTS = re.compile(r" \(after \d+ attempts\)")
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,9 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
     uniform: Callable[[float, float], float] = field(default=random.uniform, compare=False, repr=False)
+    # Causes already announced: parallel uploads failing for one reason say it once, not once each.
+    _announced: set[str] = field(default_factory=set, compare=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -67,7 +74,13 @@ class RetryPolicy:
         seconds = self.delay(attempt, error)
         if seconds is None:
             return False
-        log.info("retrying in %.1fs (%s: %s)", seconds, what, error)
+        # The same cause, whichever blob met it and whichever retry loop (a request's, or the
+        # whole upload's around it) reports it.
+        cause = _ATTEMPTS.sub("", _DIGEST.sub("sha256:…", str(error)))
+        with self._lock:
+            first = cause not in self._announced
+            self._announced.add(cause)
+        log.log(logging.INFO if first else logging.DEBUG, "retrying in %.1fs (%s: %s)", seconds, what, error)
         self.sleep(seconds)
         return True
 

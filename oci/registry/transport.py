@@ -158,14 +158,19 @@ class Transport:
 
     def request(self, method: str, url: str, *, scopes: tuple[str, ...], expect: tuple[int, ...],
                 headers: dict[str, str] | None = None, body: Body = None,
-                retry: bool = True) -> requests.Response:
+                retry: bool = True, cancel: threading.Event | None = None) -> requests.Response:
         """Send with auth (and, unless retry=False, the retry policy); return a response whose
         status is in expect, else raise RegistryError.
 
-        body is bytes or a zero-argument callable returning a fresh file-like object.
+        body is bytes or a zero-argument callable returning a fresh file-like object. cancel: when
+        it is set (another upload of the push failed for good), no further attempt is made.
         """
         self.ping()
-        attempt = lambda _n: self._attempt(method, url, scopes, expect, headers or {}, body)
+
+        def attempt(_n: int) -> requests.Response:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled(f"{method} {redact(url)} stopped: another request of this push failed")
+            return self._attempt(method, url, scopes, expect, headers or {}, body)
         return self.retry.run(attempt, f"{method} {redact(url)}") if retry else attempt(1)
 
     def _attempt(self, method: str, url: str, scopes: tuple[str, ...], expect: tuple[int, ...],
@@ -222,6 +227,13 @@ class Transport:
         return fetch_token(self.session, challenge, scopes, cred,
                            timeout=(self.options.connect_timeout, self.options.read_timeout),
                            proxy=self.options.proxy)
+
+
+class Cancelled(RegistryError):
+    """Another upload of the same push failed, or the push was interrupted; this one stopped."""
+
+    def __init__(self, message: str):
+        super().__init__(message, transient=False)
 
 
 def _connect_error(host: str, exc: requests.exceptions.RequestException) -> RegistryError:

@@ -20,17 +20,10 @@ from ..blob import Blob
 from ..errors import RegistryError
 from .guard import check_redirect_target
 from .httputil import printable, redact
-from .transport import Body, Transport
+from .transport import Body, Cancelled, Transport
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int, int], None]  # (digest, bytes sent, total)
-
-
-class Cancelled(RegistryError):
-    """Another upload of the same push failed, or the push was interrupted; this one stopped."""
-
-    def __init__(self, message: str):
-        super().__init__(message, transient=False)
 
 
 class BodyReader:
@@ -85,7 +78,7 @@ class BlobUploader:
 
     def exists(self, blob: Blob) -> bool:
         url = self.t.url(f"/v2/{self.repo}/blobs/{blob.digest}")
-        resp = self.t.request("HEAD", url, scopes=self.scopes, expect=(200, 404))
+        resp = self.t.request("HEAD", url, scopes=self.scopes, expect=(200, 404), cancel=self.cancel)
         resp.close()
         if resp.status_code == 404:
             return False
@@ -113,7 +106,7 @@ class BlobUploader:
     def _mount(self, blob: Blob, source: str) -> str | None:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/", mount=str(blob.digest), **{"from": source})
         scopes = (*self.scopes, f"repository:{source}:pull")
-        resp = self.t.request("POST", url, scopes=scopes, expect=(201, 202))
+        resp = self.t.request("POST", url, scopes=scopes, expect=(201, 202), cancel=self.cancel)
         resp.close()
         if resp.status_code == 201:
             log.debug("mounted %s from %s", blob.digest, source)
@@ -122,7 +115,7 @@ class BlobUploader:
 
     def _start(self) -> str:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
-        resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,))
+        resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,), cancel=self.cancel)
         resp.close()
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
         if minimum.isascii() and minimum.isdigit():
@@ -166,7 +159,11 @@ class BlobUploader:
 
     def _upload_with_retries(self, blob: Blob) -> None:
         """Each attempt is a fresh session from byte 0; the transport's retry policy decides."""
-        self.t.retry.run(lambda _attempt: self._upload_once(blob), f"upload of {blob.digest}")
+        def attempt(_n: int) -> None:
+            if self.cancel.is_set():  # another upload of this push failed for good: no new session
+                raise Cancelled("upload cancelled")
+            self._upload_once(blob)
+        self.t.retry.run(attempt, f"upload of {blob.digest}")
 
     def _upload_once(self, blob: Blob) -> None:
         location = self._start()
@@ -223,7 +220,7 @@ class BlobUploader:
 
     def _resume_point(self, location: str, offset: int, size: int) -> tuple[int, str]:
         """After a 416, ask the registry how much it holds (GET → 204 Range: 0-N)."""
-        resp = self.t.request("GET", location, scopes=self.scopes, expect=(204,))
+        resp = self.t.request("GET", location, scopes=self.scopes, expect=(204,), cancel=self.cancel)
         resp.close()
         try:
             position = int(resp.headers.get("Range", "").split("-", 1)[1]) + 1

@@ -287,3 +287,20 @@ def test_a_blob_the_registry_does_not_confirm_stops_the_push_before_any_manifest
         do_push(img, [f"{proxy.host}/faults/unconfirmed:v1"], options=fast_options)
     assert proxy.requests("PUT", f"digest=sha256%3A{big}"), "the blob was uploaded"
     assert proxy.requests("PUT", "/manifests/") == []
+
+
+def test_one_cause_met_by_parallel_uploads_is_said_once(proxy, make_image, do_push, fast_options, caplog):
+    """Every blob upload meets the same 503: 'retrying' says so once at the default level (the
+    rest at debug), however many uploads retry; a second cause is said too."""
+    import logging
+    img = make_image("c")
+    proxy.add(Fault("POST", "/blobs/uploads/", "status", 503, times=-1))
+    caplog.set_level(logging.INFO, logger="leango.oci.registry.retry")
+    with pytest.raises(RegistryError):
+        do_push(img, [f"{proxy.host}/faults/collapse:v1"], options=fast_options)
+    said = [r for r in caplog.records if r.levelno == logging.INFO and "retrying" in r.getMessage()]
+    assert len(said) == 1, [r.getMessage() for r in said]
+    assert len(fast_options.retry.sleep) > 1  # it did retry, more than once
+    other = fast_options.retry
+    other.wait(1, RegistryError("GET x failed: connection reset"), "GET blob")
+    assert len([r for r in caplog.records if r.levelno == logging.INFO and "retrying" in r.getMessage()]) == 2
