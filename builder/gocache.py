@@ -50,6 +50,7 @@ from ..oci.manifest import Manifest
 from ..oci.sinks._atomic import atomic_writer, write_bytes_atomic
 from ..oci.tarfs import FILE, TarEntry, write_tar
 from .locks import store_lock
+from .toolprint import file_digest
 
 if TYPE_CHECKING:
     from ..oci.registry.credentials import CredentialSources
@@ -135,21 +136,13 @@ def entries(build_cache: Path) -> dict[str, str]:
             path = build_cache / rel
             if not ENTRY.fullmatch(rel) or path.is_symlink() or not path.is_file():
                 continue
-            found[rel] = _identity(rel, _file_sha256(path))
+            found[rel] = _identity(rel, file_digest(path))
     return found
 
 
 def _identity(name: str, sha256_hex: str) -> str:
     """How a chunk's index names an entry: with its content's hash."""
     return f"{name}@{sha256_hex[:16]}"
-
-
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as src:
-        while chunk := src.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def boundaries(names: list[str]) -> Iterator[list[str]]:

@@ -7,15 +7,14 @@ Every layer is read once, through the Source's verifying reader, to count its un
 
 from __future__ import annotations
 
-import gzip
 import tarfile
 from typing import IO, Any
 
 import zstandard
 
-from . import mediatypes
 from .blob import Blob
 from .errors import OciError
+from .layer import decompressed
 from .parsed import ParsedImage, ParsedIndex, ParsedManifest
 
 CHUNK = 1 << 20
@@ -34,20 +33,10 @@ class _Counting:
         return data
 
 
-def _decompressed(blob: Blob, media_type: str, raw: IO[bytes]) -> IO[bytes]:
-    if media_type.endswith("+gzip") or media_type == "application/vnd.docker.image.rootfs.diff.tar.gzip":
-        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
-    if media_type.endswith("+zstd"):
-        return zstandard.ZstdDecompressor().stream_reader(raw)
-    if media_type == mediatypes.OCI_LAYER_TAR:
-        return raw
-    raise OciError(f"layer {blob.digest} has media type {media_type}, which leango cannot read")
-
-
 def layer(blob: Blob, *, files: bool) -> dict[str, Any]:
     out: dict[str, Any] = {"mediaType": blob.descriptor.media_type, "digest": str(blob.digest), "size": blob.size}
     with blob.open() as raw:
-        counting = _Counting(_decompressed(blob, blob.descriptor.media_type, raw))
+        counting = _Counting(decompressed(raw, blob.descriptor.media_type))
         listed = []
         try:
             with tarfile.open(fileobj=counting, mode="r|") as tar:  # type: ignore[call-overload]

@@ -104,3 +104,17 @@ def build_layer(entries: Iterable[TarEntry], workdir: Path, *,
         raise
     return Layer(COMPRESSIONS[compression], blob_hasher.digest, blob_hasher.size,
                  tar_hasher.digest, final)
+
+
+DOCKER_LAYER_GZIP = "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+
+def decompressed(raw: BinaryIO, media_type: str) -> BinaryIO:
+    """A reader of the layer tar inside raw, by the layer's media type (gzip, zstd or plain tar)."""
+    if media_type in (mediatypes.OCI_LAYER_GZIP, DOCKER_LAYER_GZIP):
+        return cast(BinaryIO, gzip.GzipFile(fileobj=raw, mode="rb"))
+    if media_type == mediatypes.OCI_LAYER_ZSTD:
+        return cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw))
+    if media_type == mediatypes.OCI_LAYER_TAR:
+        return raw
+    raise OciError(f"layer media type {media_type} is not one leango can read")

@@ -6,18 +6,15 @@ index.json → indexes → manifests → config and layers, hashing each blob.
 
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
-
-import zstandard
 
 from . import mediatypes
 from .descriptor import Descriptor
 from .digest import Digest, copy_hashed
 from .errors import DigestMismatch, LayoutError
+from .layer import decompressed
 from .sinks.layout import blob_path, read_index
 
 
@@ -42,16 +39,8 @@ def _check_blob(root: Path, desc: Descriptor) -> Path:
 
 def diff_id(path: Path, media_type: str) -> Digest:
     """sha256 of the uncompressed layer tar."""
-    with open(path, "rb") as raw:
-        stream: BinaryIO
-        if media_type == mediatypes.OCI_LAYER_GZIP:
-            stream = cast(BinaryIO, gzip.GzipFile(fileobj=raw))
-        elif media_type == mediatypes.OCI_LAYER_ZSTD:
-            stream = cast(BinaryIO, zstandard.ZstdDecompressor().stream_reader(raw))
-        else:
-            stream = raw
-        with stream:
-            return copy_hashed(stream, None)[0]
+    with open(path, "rb") as raw, decompressed(raw, media_type) as stream:
+        return copy_hashed(stream, None)[0]
 
 
 def _json(path: Path) -> dict:
