@@ -67,18 +67,24 @@ def _setup_logging(verbose: int, quiet: bool) -> None:
     root.setLevel(level)
 
 
-def _registry_flags(command):
-    """The registry options build and copy share."""
-    for option in reversed([
+def _registry_flags(mount_from: bool = True):
+    """The registry options build, copy (with --mount-from) and inspect share."""
+    options = [
         click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
                      help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag)."),
         click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
                      help="Extra CA certificate (PEM) to trust for registries, besides the system's."),
-        click.option("--mount-from", multiple=True, metavar="REPOSITORY",
-                     help="Repository on the destination registry to mount existing blobs from (repeatable)."),
-    ]):
-        command = option(command)
-    return command
+    ]
+    if mount_from:
+        options.append(click.option("--mount-from", multiple=True, metavar="REPOSITORY",
+                                    help="Repository on the destination registry to mount existing blobs from "
+                                         "(repeatable)."))
+
+    def decorate(command):
+        for option in reversed(options):
+            command = option(command)
+        return command
+    return decorate
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -127,7 +133,7 @@ def main() -> None:
               help="After the build, push the Go build cache to REF as an OCI artifact; only chunks the "
                    "registry lacks are uploaded. It holds the compiled code of every package built, private "
                    "modules and go:embed data included: keep REF no more readable than the source.")
-@_registry_flags
+@_registry_flags()
 @click.option("--offline", is_flag=True,
               help="No network: GOPROXY=off (and -mod=vendor with a vendor/ directory); modules must be "
                    "in the module cache.")
@@ -344,7 +350,7 @@ def logout_cmd(registry, authfile):
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="Copy only these platforms of an index (repeatable or comma-separated): one gives that "
                    "image alone, several a new index of them. Default: everything, digests unchanged.")
-@_registry_flags
+@_registry_flags()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the copy on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
@@ -443,10 +449,7 @@ def _select(artifact, platforms, index_type):
 @main.command("inspect")
 @click.argument("src")
 @click.option("--files", is_flag=True, help="List every layer's files with their modes and owners.")
-@click.option("--insecure-registry", "insecure", multiple=True, metavar="HOST[:PORT]",
-              help="Allow plain HTTP or unverified TLS for this registry (loopback needs no flag).")
-@click.option("--registry-ca", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="Extra CA certificate (PEM) to trust for registries, besides the system's.")
+@_registry_flags(mount_from=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
 def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
