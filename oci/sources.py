@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, BinaryIO
+from typing import BinaryIO
 
 from . import mediatypes
 from .descriptor import Descriptor
@@ -117,6 +117,28 @@ class LayoutSource(_IndexSource):
         return None
 
 
+class _Slice:
+    """The next `size` bytes of a file handle, then end of file; closing it closes the handle."""
+
+    def __init__(self, handle: BinaryIO, size: int):
+        self.handle, self.left = handle, size
+
+    def read(self, n: int = -1) -> bytes:
+        want = self.left if n < 0 else min(n, self.left)
+        data = self.handle.read(want) if want > 0 else b""
+        self.left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self.handle.close()
+
+    def __enter__(self) -> _Slice:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class ArchiveSource(_IndexSource):
     """An oci-archive: a tar holding a layout. Members are read in place (the tar is seekable)."""
 
@@ -126,28 +148,35 @@ class ArchiveSource(_IndexSource):
             self._tar = tarfile.open(path, "r:")  # noqa: SIM115 -- open for the source's lifetime (close())
         except (OSError, tarfile.TarError) as exc:
             raise ArchiveError(f"cannot read {path} as a tar archive: {exc}") from exc
-        self._members = {os.path.normpath(m.name): m for m in self._tar.getmembers() if m.isfile()}
+        with self._tar:  # only the members' places are kept: each read opens the file anew
+            self._members = {os.path.normpath(m.name): m for m in self._tar.getmembers() if m.isfile()}
         if "oci-layout" not in self._members:
-            self._tar.close()
             raise ArchiveError(f"{path} is not an OCI archive (no oci-layout file)")
 
-    def _member(self, name: str) -> IO[bytes]:
+    def _member(self, name: str) -> BinaryIO:
+        """A reader of one member's bytes, on a file handle of its own: blobs are read by parallel
+        uploads, and tarfile's member readers share (and seek) the archive's one handle."""
         member = self._members.get(name)
-        stream = self._tar.extractfile(member) if member is not None else None
-        if stream is None:
+        if member is None:
             raise ArchiveError(f"{self.where}: {_what(name)} is missing")
-        return stream
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 -- closed with the slice
+        except OSError as exc:
+            raise ArchiveError(f"cannot read {self.path}: {exc.strerror}") from exc
+        handle.seek(member.offset_data)
+        return _Slice(handle, member.size)  # type: ignore[return-value]
 
     def _read(self, name: str, limit: int) -> bytes:
         if self._members.get(name) is not None and self._members[name].size > limit:
             raise ArchiveError(f"{self.where}: {name} is larger than {limit} bytes")
-        return self._member(name).read()
+        with self._member(name) as src:
+            return src.read()
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        return self._member(_blob_name(descriptor.digest))  # type: ignore[return-value]
+        return self._member(_blob_name(descriptor.digest))
 
     def close(self) -> None:
-        self._tar.close()
+        return None
 
 
 class RegistrySource:
