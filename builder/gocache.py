@@ -392,7 +392,7 @@ def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache
         try:
             fetched = puller.manifest(str(ref.digest) if ref.digest else ref.tag)
         except RegistryError as exc:
-            if exc.status == 404:
+            if exc.not_found:
                 log.info("no Go build cache at %s yet", ref)
                 return 0
             raise

@@ -39,6 +39,23 @@ class TarError(OciError):
     """A layer tar entry is unsafe or cannot be normalised."""
 
 
+# The distribution spec's error codes ("Error Codes"), as registries send them in error bodies.
+BLOB_UNKNOWN = "BLOB_UNKNOWN"
+BLOB_UPLOAD_INVALID = "BLOB_UPLOAD_INVALID"
+BLOB_UPLOAD_UNKNOWN = "BLOB_UPLOAD_UNKNOWN"
+DIGEST_INVALID = "DIGEST_INVALID"
+MANIFEST_BLOB_UNKNOWN = "MANIFEST_BLOB_UNKNOWN"
+MANIFEST_INVALID = "MANIFEST_INVALID"
+MANIFEST_UNKNOWN = "MANIFEST_UNKNOWN"
+NAME_INVALID = "NAME_INVALID"
+NAME_UNKNOWN = "NAME_UNKNOWN"
+SIZE_INVALID = "SIZE_INVALID"
+UNAUTHORIZED = "UNAUTHORIZED"
+DENIED = "DENIED"
+UNSUPPORTED = "UNSUPPORTED"
+TOOMANYREQUESTS = "TOOMANYREQUESTS"
+
+
 @dataclass(frozen=True)
 class ErrorEntry:
     """One entry of a registry's error body (distribution spec "Error Codes")."""
@@ -72,3 +89,21 @@ class RegistryError(OciError):
 
     def __str__(self) -> str:
         return self.message + (f" (after {self.attempts} attempts)" if self.attempts > 1 else "")
+
+    def has_code(self, *codes: str) -> bool:
+        return any(e.code in codes for e in self.errors) or self.code in codes
+
+    @property
+    def not_found(self) -> bool:
+        """The repository, manifest or blob is not there (404, or its distribution-spec code)."""
+        return self.status == 404 or self.has_code(NAME_UNKNOWN, MANIFEST_UNKNOWN, BLOB_UNKNOWN)
+
+    @property
+    def unauthorized(self) -> bool:
+        """No (valid) credentials were presented: log in."""
+        return self.status == 401 or self.has_code(UNAUTHORIZED)
+
+    @property
+    def denied(self) -> bool:
+        """The credentials were accepted but may not do this: ask for the rights."""
+        return self.status == 403 or self.has_code(DENIED)

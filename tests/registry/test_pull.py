@@ -170,3 +170,19 @@ def test_an_insecure_registry_may_send_its_blobs_over_http(registry_ca):
         assert "plain http" not in str(err.value)  # followed (and failed: this server speaks only TLS)
     finally:
         main.close()
+
+
+def test_registry_errors_say_what_they_are_without_status_numbers(registry, do_push):
+    """Typed predicates over status and distribution-spec code: a missing tag is not_found (and
+    neither unauthorized nor denied); codes alone tell too."""
+    from leango.oci.errors import DENIED, MANIFEST_UNKNOWN, UNAUTHORIZED, ErrorEntry
+    do_push(artifact(), [f"{registry.host}/pull/typed:v1"])
+    with pytest.raises(RegistryError) as err:
+        puller(registry.host, "pull/typed").manifest("nope")
+    assert err.value.not_found and not err.value.unauthorized and not err.value.denied
+    assert puller(registry.host, "pull/typed").manifest("v1").raw  # the tag that is there is found
+    by_code = {c: RegistryError("x", errors=(ErrorEntry(c),)) for c in (MANIFEST_UNKNOWN, UNAUTHORIZED, DENIED)}
+    assert [e.not_found for e in by_code.values()] == [True, False, False]
+    assert [e.unauthorized for e in by_code.values()] == [False, True, False]
+    assert [e.denied for e in by_code.values()] == [False, False, True]
+    assert RegistryError("x", status=403).denied and RegistryError("x", status=401).unauthorized
