@@ -16,7 +16,6 @@ import re
 import signal
 import subprocess
 import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +23,8 @@ from types import FrameType
 from typing import Any
 
 from .containers import container_name
-from .errors import BuildahError, BuildTimeout, Interrupted
-from .isolation import diagnose
+from .errors import BuildahError, Interrupted
+from .isolation import WorkDeadline, diagnose
 from .runner import Result, Runner, inherited_env
 
 log = logging.getLogger(__name__)
@@ -87,8 +86,7 @@ class BuildahSession:
         self._removal: threading.Thread | None = None
         self.isolation = isolation
         self.env = dict(env) if env is not None else None
-        self.timeout = timeout
-        self._deadline = deadline if deadline is not None else time.monotonic() + timeout if timeout else None
+        self.deadline = WorkDeadline(timeout, deadline)
         self.container = ""
         self._old_term: Callable[[int, FrameType | None], Any] | int | None = None
 
@@ -154,15 +152,10 @@ class BuildahSession:
 
     def _run_bounded(self, *args: str, env: Mapping[str, str] | None = None) -> Result:
         """`buildah run` within what is left of the session's --timeout."""
-        left = None
-        if self._deadline is not None:
-            left = self._deadline - time.monotonic()
-            if left <= 0:
-                raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
         try:
-            return self._buildah(*args, env=env, timeout=left)
+            return self._buildah(*args, env=env, timeout=self.deadline.left())
         except subprocess.TimeoutExpired as exc:
-            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
+            raise self.deadline.expired() from exc
 
     def __exit__(self, *exc: object) -> None:
         try:

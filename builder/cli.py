@@ -399,14 +399,13 @@ def copy_cmd(src, dst, platforms, insecure, registry_ca, mount_from, as_json, qu
 
 
 def _copy(source, source_at, dest_at, platforms, options, mount_from) -> dict:
-    from ..oci.index import Index
     from ..oci.sinks.archive import write_oci_archive
     from ..oci.sinks.docker_archive import write_docker_archive
     from ..oci.sinks.layout import write_layout
     from ..oci.sources import read_artifact
     artifact = read_artifact(source, source_at)
     if platforms:
-        artifact = _select(artifact, platforms, Index)
+        artifact = _select(artifact, platforms)
     names = [dest_at.ref] if dest_at.ref else []
     path = Path(dest_at.path)
     result: dict[str, object] = {"source": str(source_at), "destination": str(dest_at),
@@ -430,7 +429,8 @@ def _copy(source, source_at, dest_at, platforms, options, mount_from) -> dict:
     return result
 
 
-def _select(artifact, platforms, index_type):
+def _select(artifact, platforms):
+    from ..oci.index import Index
     manifests = getattr(artifact, "manifests", None)
     if manifests is None:
         found = artifact.descriptor.platform
@@ -443,7 +443,7 @@ def _select(artifact, platforms, index_type):
         raise OciError(f"the index has no image for {', '.join(missing)} "
                        f"(it has {', '.join(sorted(map(str, by_platform)))})")
     chosen = tuple(by_platform[p] for p in platforms)
-    return chosen[0] if len(chosen) == 1 else index_type(chosen)
+    return chosen[0] if len(chosen) == 1 else Index(chosen)
 
 
 @main.command("inspect")

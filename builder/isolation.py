@@ -39,6 +39,27 @@ ISOLATIONS = ("auto", "chroot", "none")
 NONE_HINT = "--isolation none when the job container is disposable"
 
 
+class WorkDeadline:
+    """--timeout for the work of a build: the monotonic time it must end by (None: unbounded).
+    `at` is given when the clock started earlier (the registry cache's pull counts too)."""
+
+    def __init__(self, timeout: float | None, at: float | None = None):
+        self.timeout = timeout
+        self.at = at if at is not None else time.monotonic() + timeout if timeout else None
+
+    def left(self) -> float | None:
+        """Seconds left, None when unbounded; raises BuildTimeout once none are."""
+        if self.at is None:
+            return None
+        left = self.at - time.monotonic()
+        if left <= 0:
+            raise self.expired()
+        return left
+
+    def expired(self) -> BuildTimeout:
+        return BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
+
+
 class IsolationError(BuildahError):
     """buildah cannot make or enter a container here (namespaces, id mappings, storage)."""
 
@@ -56,8 +77,8 @@ class _Diagnosis:
 
 # What buildah prints when the place it runs in cannot host a container. Each pattern is a
 # line that means the container could not be made or entered (buildah's own closing line,
-# "Unable to determine exit status", says nothing); `refine` picks the cause among the warnings
-# printed before it.
+# "Unable to determine exit status", says nothing); diagnose() also reads the warnings printed
+# before it to tell missing subordinate ids from denied helpers.
 _DIAGNOSES = (
     _Diagnosis(re.compile(r"unshare\(CLONE_NEWUSER\)|cannot clone: Operation not permitted|"
                           r"user namespaces are not enabled", re.I),
@@ -125,8 +146,7 @@ class HostSession:
                  deadline: float | None = None):
         self.runner = runner
         self.scratch = scratch
-        self.timeout = timeout
-        self._deadline = deadline if deadline is not None else time.monotonic() + timeout if timeout else None
+        self.deadline = WorkDeadline(timeout, deadline)
 
     def __enter__(self) -> HostSession:
         return self
@@ -156,9 +176,9 @@ class HostSession:
         if cwd.startswith(str(self.scratch)):
             os.makedirs(cwd, exist_ok=True)
         try:
-            res = self.runner.run([host(a) for a in argv], env=host_env, cwd=cwd, timeout=self._left())
+            res = self.runner.run([host(a) for a in argv], env=host_env, cwd=cwd, timeout=self.deadline.left())
         except subprocess.TimeoutExpired as exc:
-            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s") from exc
+            raise self.deadline.expired() from exc
         back = sorted(table, key=lambda t: -len(t[1]))
 
         def inside(text: str) -> str:
@@ -167,11 +187,3 @@ class HostSession:
             return text
 
         return Result(res.argv, res.returncode, inside(res.stdout), inside(res.stderr))
-
-    def _left(self) -> float | None:
-        if self._deadline is None:
-            return None
-        left = self._deadline - time.monotonic()
-        if left <= 0:
-            raise BuildTimeout(f"the build did not finish within --timeout {self.timeout:g} s")
-        return left

@@ -16,7 +16,7 @@ import tarfile
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 from . import mediatypes
 from .descriptor import Descriptor
@@ -25,6 +25,10 @@ from .errors import ArchiveError, LayoutError, OciError
 from .parsed import MAX_MANIFEST, ParsedImage, ParsedIndex, ParsedManifest, load
 from .reference import Reference, parse_reference
 from .sinks.layout import REF_NAME
+
+if TYPE_CHECKING:
+    from .registry.credentials import CredentialSources
+    from .registry.transport import RegistryOptions
 
 ALL_MANIFEST_TYPES = (*sorted(mediatypes.MANIFEST_TYPES), *sorted(mediatypes.INDEX_TYPES))
 
@@ -182,12 +186,12 @@ class ArchiveSource(_IndexSource):
 class RegistrySource:
     """A repository of a registry, read through the one transport per host and credential."""
 
-    def __init__(self, reference: Reference, credentials: object, options: object = None):
-        from .registry.credentials import CredentialSources, resolve
+    def __init__(self, reference: Reference, credentials: CredentialSources, options: RegistryOptions | None = None):
+        # The registry client (and requests) loads only when a registry is read.
+        from .registry.credentials import resolve
         from .registry.pull import Puller
-        from .registry.transport import RegistryOptions, Transport
+        from .registry.transport import Transport
         from .sinks.registry import registry_host
-        assert isinstance(credentials, CredentialSources) and (options is None or isinstance(options, RegistryOptions))
         self.reference, self.where = reference, str(reference)
         cred = resolve(credentials, reference.registry, reference.repository)
         self._transport = Transport(registry_host(reference.registry), cred, options)
@@ -260,8 +264,8 @@ def parse_location(text: str) -> Location:
     return Location("docker", text)
 
 
-def open_source(location: Location, credentials: object = None,
-                options: object = None) -> LayoutSource | ArchiveSource | RegistrySource:
+def open_source(location: Location, credentials: CredentialSources | None = None,
+                options: RegistryOptions | None = None) -> LayoutSource | ArchiveSource | RegistrySource:
     if location.transport == "oci":
         return LayoutSource(Path(location.path))
     if location.transport == "oci-archive":
