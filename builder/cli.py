@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -307,8 +308,8 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
     it is never printed or passed on the command line.
     """
     _setup_logging(verbose, False)
+    from ..oci.registry.client import Registry
     from ..oci.registry.credentials import Credential, auth_file_paths, store_login
-    from ..oci.sinks.registry import check_login
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -318,7 +319,8 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
     host = registry.split("://", 1)[-1].rstrip("/")
     options = _registry_options((host,) if insecure else (), registry_ca)
     try:
-        check_login(host, Credential(username, password), options)
+        with Registry(options=options) as client:
+            client.check_login(host, Credential(username, password))
         path = authfile or auth_file_paths(os.environ, Path.home(), os.getuid(), for_write=True)[0]
         store_login(path, host, username, password)
     except OciError as exc:
@@ -350,21 +352,28 @@ def logout_cmd(registry, authfile):
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="Copy only these platforms of an index (repeatable or comma-separated): one gives that "
                    "image alone, several a new index of them. Default: everything, digests unchanged.")
+@click.option("--no-referrers", is_flag=True,
+              help="Leave out what is attached to the image (SBOMs, signatures, provenance: its referrers).")
 @_registry_flags()
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the copy on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
-def copy_cmd(src, dst, platforms, insecure, registry_ca, mount_from, as_json, quiet, verbose):
+def copy_cmd(src, dst, platforms, no_referrers, insecure, registry_ca, mount_from, as_json, quiet, verbose):
     """Copy an image or a whole index from SRC to DST, verifying every digest on the way.
 
     \b
     SRC and DST use skopeo's transport names:
       oci:DIR[:REF]             an OCI image layout (REF: a tag or name in its index.json, or a digest)
       oci-archive:FILE[:REF]    an OCI archive (a tar of a layout), as podman save writes it
-      docker-archive:FILE[:REF] a docker-archive tar (as a destination: docker load, podman load)
+      docker-archive:FILE[:REF] a docker-archive tar, as docker save writes and docker load reads
+                                (REF: a tag, or @N; it holds images, not indexes or referrers,
+                                so an image read from it gets an OCI manifest of its own)
       docker://REF, or REF      a registry
     Manifests and blobs are copied as they are: every digest stays the same, and a registry
-    destination skips blobs it already has. The air gap's far side, for example:
+    destination skips blobs it already has. What is attached to the image (its referrers, and
+    theirs: SBOMs, signatures, provenance) comes along unless --no-referrers: read from a
+    registry's referrers API or its sha256-<hex> fallback tag, or a layout's untagged entries,
+    and written the same ways (a docker-archive cannot hold them). The air gap's far side:
       leango copy oci-archive:app.tar registry.internal/team/app:v1
     Exit codes: 0 success, 1 copy failed (a blob or manifest that is not what its digest
     says, a registry error), 2 bad input.
@@ -384,7 +393,7 @@ def copy_cmd(src, dst, platforms, insecure, registry_ca, mount_from, as_json, qu
     except OciError as exc:
         _fail(exc, EXIT_BUILD_FAILED)
     try:
-        result = _copy(source, source_at, dest_at, wanted, options, tuple(mount_from))
+        result = _copy(source, source_at, dest_at, wanted, options, tuple(mount_from), not no_referrers)
     except (Interrupted, KeyboardInterrupt):
         click.echo("leango: interrupted; open uploads were cleaned up", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -398,34 +407,42 @@ def copy_cmd(src, dst, platforms, insecure, registry_ca, mount_from, as_json, qu
         click.echo(f"{result['destination']}@{result['digest']}")
 
 
-def _copy(source, source_at, dest_at, platforms, options, mount_from) -> dict:
+def _copy(source, source_at, dest_at, platforms, options, mount_from, with_referrers=True) -> dict:
     from ..oci.sinks.archive import write_oci_archive
     from ..oci.sinks.docker_archive import write_docker_archive
     from ..oci.sinks.layout import write_layout
-    from ..oci.sources import read_artifact
+    from ..oci.sources import attached, read_artifact
     artifact = read_artifact(source, source_at)
     if platforms:
         artifact = _select(artifact, platforms)
+    referrers = attached(source, artifact) if with_referrers else []
+    carried = [str(r.digest) for r in referrers]
     names = [dest_at.ref] if dest_at.ref else []
     path = Path(dest_at.path)
     result: dict[str, object] = {"source": str(source_at), "destination": str(dest_at),
-                                 "digest": str(artifact.digest), "mediaType": artifact.media_type}
+                                 "digest": str(artifact.digest), "mediaType": artifact.media_type,
+                                 "referrers": carried}
     if dest_at.transport == "oci":
-        write_layout(path, artifact, names)
+        write_layout(path, artifact, names, referrers)
     elif dest_at.transport == "oci-archive":
-        write_oci_archive(path, artifact, names)
+        write_oci_archive(path, artifact, names, referrers=referrers)
     elif dest_at.transport == "docker-archive":
+        if referrers:
+            log.warning("a docker-archive cannot hold the %d artifacts attached to the image; they are left "
+                        "out (copy to an oci-archive to carry them)", len(referrers))
+            result["referrers"] = carried = []
         write_docker_archive(path, artifact, names)
     else:
         from ..oci.sinks.registry import push
         (pushed,) = push(artifact, [dest_at.reference], credentials=_credential_sources(), options=options,
-                         mount_from=mount_from)
+                         mount_from=mount_from, referrers=referrers)
         report = pushed.report
         log.info("blobs: %d uploaded (%d bytes), %d already there, %d mounted", report.count("uploaded"),
                  report.bytes_uploaded, report.count("exists"), report.count("mounted"))
         result["pushed"] = {"uploaded": report.count("uploaded"), "bytes": report.bytes_uploaded,
                             "existing": report.count("exists"), "mounted": report.count("mounted")}
-    log.info("copied %s to %s", source_at, dest_at)
+    log.info("copied %s to %s%s", source_at, dest_at,
+             f" with {len(carried)} attached artifacts" if carried else "")
     return result
 
 
@@ -459,9 +476,60 @@ def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
     SRC uses skopeo's transport names, as `leango copy` does (oci:DIR[:REF], oci-archive:FILE[:REF],
     docker://REF or REF). Every blob read is verified against its digest.
     """
-    from ..oci.inspect import describe, render
-    from ..oci.sources import open_source, parse_location, read_artifact
+    from ..oci.inspect import describe, describe_referrers, render
+    from ..oci.sources import attached, read_artifact
     _setup_logging(verbose, False)
+    with _opened(src, insecure, registry_ca) as (at, source):
+        artifact = read_artifact(source, at)
+        doc = describe(artifact, files=files)
+        doc["referrers"] = describe_referrers(attached(source, artifact))
+    click.echo(json.dumps(doc, sort_keys=True, indent=2) if as_json else "\n".join(render(doc)))
+
+
+@main.command("verify")
+@click.argument("src")
+@click.option("--no-referrers", is_flag=True, help="Do not verify what is attached to the image.")
+@click.option("--no-entrypoint", is_flag=True,
+              help="Do not require each image's entrypoint to be a static ELF for its platform "
+                   "(for images leango did not build, whose entrypoint may be a script).")
+@_registry_flags(mount_from=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def verify_cmd(src, no_referrers, no_entrypoint, insecure, registry_ca, as_json, verbose):
+    """Check that SRC is exactly what its digests say, before it is trusted.
+
+    Every manifest, config and layer is read and hashed again (digest and size), every layer
+    decompressed for its diff ID, every document checked against the image-spec JSON schemas,
+    each image's entrypoint checked to be a static ELF for its platform, and the same for
+    everything attached (referrers) unless --no-referrers. SRC as for `leango copy`.
+    Exit codes: 0 verified, 1 a problem (named: the first bad blob or field), 2 bad input.
+    """
+    from ..oci.sources import attached, read_artifact
+    from ..oci.validate import schema_checker
+    from ..oci.verify import verify
+    _setup_logging(verbose, False)
+    schemas, note = schema_checker()
+    if schemas is None:
+        log.warning("schema validation %s", note)
+    with _opened(src, insecure, registry_ca) as (at, source):
+        artifact = read_artifact(source, at)
+        referrers = [] if no_referrers else attached(source, artifact)
+        report = verify(artifact, referrers, schemas=schemas, schemas_note=note,
+                        entrypoint=None if no_entrypoint else _static_entrypoint)
+    doc = {"source": str(at), "digest": str(artifact.digest), "verified": True,
+           "referrers": [str(r.digest) for r in referrers], **report.to_json()}
+    if as_json:
+        click.echo(json.dumps(doc, sort_keys=True))
+    else:
+        click.echo(f"{at}@{artifact.digest}: verified {len(report.manifests)} manifests, {report.blobs} blobs "
+                   f"({report.bytes} bytes), {len(report.images)} images; schemas {note}")
+
+
+@contextlib.contextmanager
+def _opened(src, insecure, registry_ca):
+    """SRC parsed (bad input exits 2) and opened as a Source, closed after; an OciError or
+    BuildError while it is used exits 1 naming the problem."""
+    from ..oci.sources import open_source, parse_location
     try:
         at = parse_location(src)
         options = _registry_options(insecure, registry_ca)
@@ -470,9 +538,20 @@ def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
     try:
         source = open_source(at, _credential_sources(), options)
         try:
-            doc = describe(read_artifact(source, at), files=files)
+            yield at, source
         finally:
             source.close()
-    except OciError as exc:
+    except (OciError, BuildError) as exc:
         _fail(exc, EXIT_BUILD_FAILED)
-    click.echo(json.dumps(doc, sort_keys=True, indent=2) if as_json else "\n".join(render(doc)))
+
+
+def _static_entrypoint(path: Path, platform, label: str) -> None:
+    from .elf import check_static
+    from .platform import elf_machine
+    if platform is None:
+        raise OciError(f"{label}: the image names no platform to check it against")
+    try:
+        machine = elf_machine(platform)
+    except KeyError:
+        raise OciError(f"{label}: leango cannot check binaries for {platform}") from None
+    check_static(path, machine, label)

@@ -53,8 +53,8 @@ from .locks import store_lock
 from .toolprint import file_digest
 
 if TYPE_CHECKING:
+    from ..oci.registry.client import Repository
     from ..oci.registry.credentials import CredentialSources
-    from ..oci.registry.pull import Puller
     from ..oci.registry.transport import RegistryOptions
 
 log = logging.getLogger(__name__)
@@ -380,17 +380,13 @@ def restore(remote: RemoteCache, key: CacheKey, build_cache: Path, store: Store,
 
 def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache: Path, store: Store,
                  deadline: float | None) -> int:
-    from ..oci.registry.credentials import CredentialSources, resolve
-    from ..oci.registry.pull import Puller
-    from ..oci.registry.transport import Transport
-    from ..oci.sinks.registry import registry_host
+    from ..oci.registry.client import Registry
 
     added = 0
-    cred = resolve(remote.credentials or CredentialSources(), ref.registry, ref.repository)
-    with Transport(registry_host(ref.registry), cred, remote.registry) as transport:
-        puller = Puller(transport, ref.repository)
+    with Registry(remote.credentials, remote.registry) as client:
+        repo = client.repository(ref.registry, ref.repository)
         try:
-            fetched = puller.manifest(str(ref.digest) if ref.digest else ref.tag)
+            fetched = repo.manifest(str(ref.digest) if ref.digest else ref.tag)
         except RegistryError as exc:
             if exc.not_found:
                 log.info("no Go build cache at %s yet", ref)
@@ -406,7 +402,7 @@ def _restore_one(remote: RemoteCache, ref: Reference, key: CacheKey, build_cache
                     and store.blob_path(str(desc.digest)).is_file():
                 path = store.blob_path(str(desc.digest))
             else:
-                path = _download(puller, desc, store)
+                path = _download(repo, desc, store)
             with open(path, "rb") as blob:
                 unpacked = unpack(blob, build_cache)
             store.chunks[str(desc.digest)] = unpacked.idents
@@ -438,23 +434,21 @@ def _cache_layers(raw: bytes, ref: Reference, key: CacheKey) -> list[Descriptor]
     return layers
 
 
-def _download(puller: Puller, desc: Descriptor, store: Store) -> Path:
+def _download(repo: Repository, desc: Descriptor, store: Store) -> Path:
     path = store.blob_path(str(desc.digest))
     with atomic_writer(path) as out:  # a chunk that fails its digest never reaches the store
-        puller.blob(desc, out)
+        repo.blob(desc, out)
     return path
 
 
 def save(remote: RemoteCache, key: CacheKey, build_cache: Path, store: Store) -> str:
     """Push build_cache to --cache-to; returns a one-line summary."""
-    from ..oci.registry.credentials import CredentialSources
     from ..oci.sinks.registry import push
 
     assert remote.cache_to is not None
     chunks = pack(build_cache, store)
     artifact = manifest_for(key, chunks)
-    results = push(artifact, [remote.cache_to], credentials=remote.credentials or CredentialSources(),
-                   options=remote.registry)
+    results = push(artifact, [remote.cache_to], credentials=remote.credentials, options=remote.registry)
     ours = {str(c.digest) for c in chunks}
     sent = [b for b in results[0].report.blobs if b.action == "uploaded" and b.digest in ours]
     return (f"pushed the Go build cache to {remote.cache_to}: {len(chunks)} chunks, {len(sent)} uploaded "

@@ -95,7 +95,7 @@ def render(doc: dict[str, Any], indent: str = "") -> list[str]:
     if "manifests" in doc:
         for child in doc["manifests"]:
             lines += render(child, indent + "  ")
-        return lines
+        return lines + _referrer_lines(doc, indent)
     if "platform" in doc:
         lines.append(f"{indent}  {'platform':<11} {doc['platform']}")
         for key, value in doc["config"].items():
@@ -114,4 +114,20 @@ def render(doc: dict[str, Any], indent: str = "") -> list[str]:
             lines.append(f"{indent}    {f['mode']} {owner:<12} {f['size']:>10}  {f['path']}{target}")
     if "subject" in doc:
         lines.append(f"{indent}  {'subject':<11} {doc['subject']}")
-    return lines
+    return lines + _referrer_lines(doc, indent)
+
+
+def _referrer_lines(doc: dict[str, Any], indent: str) -> list[str]:
+    return [f"{indent}  {'referrer':<11} {ref['digest'][:19]}  {ref['artifactType'] or ref['mediaType']}"
+            f"  (of {ref['subject'][:19]})" for ref in doc.get("referrers", [])]
+
+
+def describe_referrers(referrers: list[Any]) -> list[dict[str, str]]:
+    """What is attached: each referrer's digest, type and the subject it names."""
+    out = []
+    for r in referrers:
+        subject = getattr(r, "subject", None)
+        out.append({"digest": str(r.digest), "mediaType": r.media_type,
+                    "artifactType": getattr(r, "artifact_type", "") or "",
+                    "subject": str(subject.digest) if subject is not None else ""})
+    return out

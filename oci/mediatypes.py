@@ -16,3 +16,6 @@ MANIFEST_TYPES = frozenset({OCI_MANIFEST, DOCKER_MANIFEST})
 INDEX_TYPES = frozenset({OCI_INDEX, DOCKER_MANIFEST_LIST})
 CONFIG_TYPES = frozenset({OCI_CONFIG, DOCKER_CONFIG})
 LAYER_TYPES = frozenset({OCI_LAYER_TAR, OCI_LAYER_GZIP, OCI_LAYER_ZSTD})
+
+# What a manifest GET accepts: every manifest and index type, in a stable order.
+ALL_MANIFEST_TYPES = (*sorted(MANIFEST_TYPES), *sorted(INDEX_TYPES))

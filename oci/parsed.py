@@ -32,6 +32,8 @@ MAX_MANIFEST = 4 << 20  # distribution spec: registries SHOULD accept 4 MiB mani
 class Source(Protocol):
     """Where an artifact is read from: an OCI layout, an archive, a registry (sources/)."""
 
+    where: str  # how messages name it: oci:DIR, oci-archive:FILE, a reference
+
     def resolve(self, reference: str) -> Descriptor:
         """The descriptor a tag (or a digest) names in this source."""
         ...
@@ -42,6 +44,10 @@ class Source(Protocol):
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         """A reader of the blob's bytes from byte 0 (unverified: blob() wraps it)."""
+        ...
+
+    def referrers(self, subject: Digest) -> list[Descriptor]:
+        """The manifests that name subject as their subject, each once (referrers.py)."""
         ...
 
 

@@ -1,6 +1,7 @@
 """Sources, the mirror of Sinks: where an artifact is read from, named as skopeo names them.
 
-`oci:DIR[:REF]` (an OCI layout), `oci-archive:FILE[:REF]` (a tar of one), `docker://REF` or a
+`oci:DIR[:REF]` (an OCI layout), `oci-archive:FILE[:REF]` (a tar of one),
+`docker-archive:FILE[:REF]` (what `docker save` writes; REF a tag or @N), `docker://REF` or a
 bare reference (a registry). REF picks an entry of the layout's index.json by its
 org.opencontainers.image.ref.name (a tag such as `v1` or a full name such as
 `localhost:5000/app:v1`, both as leango and skopeo write them) or by digest; it may be left
@@ -19,19 +20,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 from . import mediatypes
-from .descriptor import Descriptor
-from .digest import Digest
-from .errors import ArchiveError, LayoutError, OciError
-from .parsed import MAX_MANIFEST, ParsedImage, ParsedIndex, ParsedManifest, load
+from .artifact import Artifact
+from .canonical import canonical_json
+from .descriptor import Descriptor, Platform
+from .digest import Digest, copy_hashed
+from .errors import ArchiveError, DigestMismatch, LayoutError, OciError
+from .parsed import MAX_MANIFEST, ParsedImage, ParsedIndex, ParsedManifest, Source, load
 from .reference import Reference, parse_reference
+from .referrers import fallback_tag, filtered, parse_referrers, referrer_descriptor, subject_of
 from .sinks.layout import REF_NAME
 
 if TYPE_CHECKING:
     from .registry.credentials import CredentialSources
     from .registry.transport import RegistryOptions
-
-ALL_MANIFEST_TYPES = (*sorted(mediatypes.MANIFEST_TYPES), *sorted(mediatypes.INDEX_TYPES))
-
 
 def _plain(descriptor: Descriptor) -> Descriptor:
     """The descriptor without the layout's own annotations (its ref name belongs to the layout)."""
@@ -56,9 +57,15 @@ def _pick(entries: list[Descriptor], ref: str, where: str) -> Descriptor:
     return _plain(found[0])
 
 
+def _is_fallback(name: str) -> bool:
+    alg, dash, hex_ = name.rpartition(":")[2].partition("-")
+    return bool(dash) and alg == "sha256" and len(hex_) == 64 and all(c in "0123456789abcdef" for c in hex_)
+
+
 class _IndexSource:
     """What a layout and an archive share: an index.json and blobs/ALG/HEX inside some tree."""
     where: str
+    _manifests: dict[Digest, bytes]
 
     def _read(self, name: str, limit: int) -> bytes:
         raise NotImplementedError
@@ -74,10 +81,43 @@ class _IndexSource:
             raise LayoutError(f"{self.where}: index.json is not a valid OCI index: {exc}") from exc
 
     def resolve(self, reference: str) -> Descriptor:
-        return _pick(self.entries(), reference, self.where)
+        entries = self.entries()
+        if not reference and len({d.digest for d in entries}) > 1:
+            # Referrers (an SBOM, a signature: untagged entries naming a subject) and the lists
+            # under fallback tags are not what a layout without REF means.
+            entries = [d for d in entries if not _is_fallback(d.annotation(REF_NAME) or "")
+                       and (d.media_type not in mediatypes.ALL_MANIFEST_TYPES or subject_of(self._raw(d)) is None)]
+        return _pick(entries, reference, self.where)
+
+    def _raw(self, entry: Descriptor) -> bytes:
+        """An index.json entry's manifest, checked against the entry and read once."""
+        if not hasattr(self, "_manifests"):
+            self._manifests = {}
+        if entry.digest not in self._manifests:
+            raw = self.manifest_bytes(entry)
+            if Digest.of_bytes(raw) != entry.digest:
+                raise DigestMismatch(f"manifest in {self.where}", str(entry.digest), str(Digest.of_bytes(raw)))
+            self._manifests[entry.digest] = raw
+        return self._manifests[entry.digest]
 
     def manifest_bytes(self, descriptor: Descriptor) -> bytes:
         return self._read(_blob_name(descriptor.digest), MAX_MANIFEST)
+
+    def referrers(self, subject: Digest) -> list[Descriptor]:
+        """Entries of index.json whose manifest names subject (oras-go's OCI store keeps
+        referrers so), and the list under subject's fallback tag when one was copied in."""
+        found: list[Descriptor] = []
+        tag = fallback_tag(subject)
+        for entry in self.entries():
+            if entry.media_type not in mediatypes.ALL_MANIFEST_TYPES:
+                continue
+            raw = self._raw(entry)
+            name = entry.annotation(REF_NAME) or ""
+            if name == tag or name.endswith(f":{tag}"):
+                found.extend(parse_referrers(raw, f"{self.where}:{tag}"))
+            elif subject_of(raw) == subject:
+                found.append(referrer_descriptor(raw, entry.media_type))
+        return filtered(found)
 
 
 def _blob_name(digest: Digest) -> str:
@@ -143,24 +183,21 @@ class _Slice:
         self.close()
 
 
-class ArchiveSource(_IndexSource):
-    """An oci-archive: a tar holding a layout. Members are read in place (the tar is seekable)."""
+class _Tar:
+    """A tar's regular members, read in place (the tar is seekable), each read on a file handle
+    of its own: blobs are read by parallel uploads, and tarfile's member readers share (and
+    seek) the archive's one handle."""
 
-    def __init__(self, path: Path):
-        self.path, self.where = path, f"oci-archive:{path}"
+    def __init__(self, path: Path, where: str):
+        self.path, self.where = path, where
         try:
-            self._tar = tarfile.open(path, "r:")  # noqa: SIM115 -- open for the source's lifetime (close())
+            with tarfile.open(path, "r:") as tar:  # only the members' places are kept
+                self.members = {os.path.normpath(m.name): m for m in tar.getmembers() if m.isfile()}
         except (OSError, tarfile.TarError) as exc:
             raise ArchiveError(f"cannot read {path} as a tar archive: {exc}") from exc
-        with self._tar:  # only the members' places are kept: each read opens the file anew
-            self._members = {os.path.normpath(m.name): m for m in self._tar.getmembers() if m.isfile()}
-        if "oci-layout" not in self._members:
-            raise ArchiveError(f"{path} is not an OCI archive (no oci-layout file)")
 
-    def _member(self, name: str) -> BinaryIO:
-        """A reader of one member's bytes, on a file handle of its own: blobs are read by parallel
-        uploads, and tarfile's member readers share (and seek) the archive's one handle."""
-        member = self._members.get(name)
+    def open(self, name: str) -> BinaryIO:
+        member = self.members.get(os.path.normpath(name))
         if member is None:
             raise ArchiveError(f"{self.where}: {_what(name)} is missing")
         try:
@@ -170,56 +207,170 @@ class ArchiveSource(_IndexSource):
         handle.seek(member.offset_data)
         return _Slice(handle, member.size)  # type: ignore[return-value]
 
-    def _read(self, name: str, limit: int) -> bytes:
-        if self._members.get(name) is not None and self._members[name].size > limit:
+    def read(self, name: str, limit: int) -> bytes:
+        member = self.members.get(os.path.normpath(name))
+        if member is not None and member.size > limit:
             raise ArchiveError(f"{self.where}: {name} is larger than {limit} bytes")
-        with self._member(name) as src:
+        with self.open(name) as src:
             return src.read()
 
+
+class ArchiveSource(_IndexSource):
+    """An oci-archive: a tar holding a layout."""
+
+    def __init__(self, path: Path):
+        self.path, self.where = path, f"oci-archive:{path}"
+        self._tar = _Tar(path, self.where)
+        if "oci-layout" not in self._tar.members:
+            raise ArchiveError(f"{path} is not an OCI archive (no oci-layout file)")
+
+    def _read(self, name: str, limit: int) -> bytes:
+        return self._tar.read(name, limit)
+
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        return self._member(_blob_name(descriptor.digest))
+        return self._tar.open(_blob_name(descriptor.digest))
 
     def close(self) -> None:
         return None
 
 
+class DockerArchiveSource:
+    """A docker-archive (`docker save`, `podman save`, leango --tarball): manifest.json lists
+    images by config and layer paths, with no manifest of their own. Reading one makes the OCI
+    manifest for it (canonical JSON, layer media types from the bytes: gzip, zstd or plain tar),
+    so an image leango wrote there reads back with its original digest; an index does not
+    survive the format (each platform is an entry: pick it with :@N or its tag)."""
+
+    def __init__(self, path: Path):
+        self.path, self.where = path, f"docker-archive:{path}"
+        self._tar = _Tar(path, self.where)
+        if "manifest.json" not in self._tar.members:
+            raise ArchiveError(f"{path} is not a docker-archive (no manifest.json)")
+        try:
+            entries = json.loads(self._tar.read("manifest.json", MAX_MANIFEST))
+            self._entries = [(str(e["Config"]), [str(l) for l in e["Layers"]],
+                              [str(t) for t in e.get("RepoTags") or []]) for e in entries]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ArchiveError(f"{self.where}: manifest.json is malformed: {exc}") from exc
+        self._paths: dict[Digest, str] = {}  # blob digest → member
+        self._manifests: dict[Digest, bytes] = {}
+
+    def resolve(self, reference: str) -> Descriptor:
+        if not self._entries:
+            raise ArchiveError(f"{self.where} holds no image")
+        if reference.startswith("@") and reference[1:].isdigit():
+            n = int(reference[1:])
+            if n >= len(self._entries):
+                raise ArchiveError(f"{self.where} holds {len(self._entries)} images; there is no @{n}")
+            entry = self._entries[n]
+        elif reference:
+            found = [e for e in self._entries if reference in e[2]]
+            if not found:
+                raise ArchiveError(f"{self.where} has no image tagged {reference}")
+            entry = found[0]
+        elif len(self._entries) == 1:
+            entry = self._entries[0]
+        else:
+            raise ArchiveError(f"{self.where} holds {len(self._entries)} images: name one "
+                               f"(@0…@{len(self._entries) - 1}, or a tag)")
+        return self._manifest_for(*entry[:2])
+
+    def _descriptor(self, name: str, media_type: str) -> Descriptor:
+        """A member's descriptor: its digest from its bytes (the name is not trusted)."""
+        with self._tar.open(name) as src:
+            head = src.read(4)
+            digest, size = copy_hashed(_Prefixed(head, src), None)  # type: ignore[arg-type]
+        self._paths[digest] = name
+        return Descriptor(media_type or _layer_type(head), digest, size)
+
+    def _manifest_for(self, config_name: str, layer_names: list[str]) -> Descriptor:
+        config = self._descriptor(config_name, mediatypes.OCI_CONFIG)
+        layers = [self._descriptor(name, "") for name in layer_names]
+        raw = canonical_json({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+                              "config": config.to_json(), "layers": [l.to_json() for l in layers]})
+        digest = Digest.of_bytes(raw)
+        self._manifests[digest] = raw
+        try:
+            doc = json.loads(self._tar.read(config_name, MAX_MANIFEST))
+            platform = Platform(doc["os"], doc["architecture"], doc.get("variant", ""))
+        except (ValueError, KeyError, TypeError):
+            platform = None
+        return Descriptor(mediatypes.OCI_MANIFEST, digest, len(raw), platform=platform)
+
+    def manifest_bytes(self, descriptor: Descriptor) -> bytes:
+        if descriptor.digest not in self._manifests:
+            raise ArchiveError(f"{self.where} has no manifest {descriptor.digest}")
+        return self._manifests[descriptor.digest]
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        if descriptor.digest not in self._paths:
+            raise ArchiveError(f"{self.where}: blob {descriptor.digest} is missing")
+        return self._tar.open(self._paths[descriptor.digest])
+
+    def referrers(self, subject: Digest) -> list[Descriptor]:
+        return []  # the format has no place for them
+
+    def close(self) -> None:
+        return None
+
+
+class _Prefixed:
+    """Bytes already read, then the rest of a stream."""
+
+    def __init__(self, head: bytes, rest: BinaryIO):
+        self.head, self.rest = head, rest
+
+    def read(self, n: int = -1) -> bytes:
+        if self.head:
+            out, self.head = self.head, b""
+            return out
+        return self.rest.read(n)
+
+
+def _layer_type(head: bytes) -> str:
+    if head[:2] == b"\x1f\x8b":
+        return mediatypes.OCI_LAYER_GZIP
+    if head == b"\x28\xb5\x2f\xfd":
+        return mediatypes.OCI_LAYER_ZSTD
+    return mediatypes.OCI_LAYER_TAR
+
+
 class RegistrySource:
-    """A repository of a registry, read through the one transport per host and credential."""
+    """A repository of a registry, read through the registry client (one transport per host)."""
 
     def __init__(self, reference: Reference, credentials: CredentialSources, options: RegistryOptions | None = None):
         # The registry client (and requests) loads only when a registry is read.
-        from .registry.credentials import resolve
-        from .registry.pull import Puller
-        from .registry.transport import Transport
-        from .sinks.registry import registry_host
+        from .registry.client import Registry
         self.reference, self.where = reference, str(reference)
-        cred = resolve(credentials, reference.registry, reference.repository)
-        self._transport = Transport(registry_host(reference.registry), cred, options)
-        self._puller = Puller(self._transport, reference.repository)
+        self._client = Registry(credentials, options)
+        self._repo = self._client.repository(reference.registry, reference.repository)
         self._fetched: dict[Digest, bytes] = {}
 
     def resolve(self, reference: str) -> Descriptor:
-        fetched = self._puller.manifest(reference or "latest", accept=ALL_MANIFEST_TYPES)
+        fetched = self._repo.manifest(reference or "latest")
         self._fetched[fetched.digest] = fetched.raw
         return Descriptor(fetched.media_type, fetched.digest, len(fetched.raw))
 
     def manifest_bytes(self, descriptor: Descriptor) -> bytes:
         if descriptor.digest in self._fetched:
             return self._fetched[descriptor.digest]
-        return self._puller.manifest(str(descriptor.digest), accept=ALL_MANIFEST_TYPES).raw
+        return self._repo.manifest(str(descriptor.digest)).raw
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
         spool = tempfile.TemporaryFile()  # noqa: SIM115 -- verified while fetched; the caller closes it
         try:
-            self._puller.blob(descriptor, spool)
+            self._repo.blob(descriptor, spool)
         except BaseException:
             spool.close()
             raise
         spool.seek(0)
         return spool
 
+    def referrers(self, subject: Digest) -> list[Descriptor]:
+        return self._repo.referrers(subject)
+
     def close(self) -> None:
-        self._transport.close()
+        self._client.close()
 
 
 @dataclass(frozen=True)
@@ -239,6 +390,7 @@ class Location:
         return f"{self.transport}:{self.path}" + (f":{self.ref}" if self.ref else "")
 
 
+AnySource = LayoutSource | ArchiveSource | DockerArchiveSource | RegistrySource
 TRANSPORTS = ("oci", "oci-archive", "docker-archive", "docker")
 
 
@@ -265,18 +417,36 @@ def parse_location(text: str) -> Location:
 
 
 def open_source(location: Location, credentials: CredentialSources | None = None,
-                options: RegistryOptions | None = None) -> LayoutSource | ArchiveSource | RegistrySource:
+                options: RegistryOptions | None = None) -> AnySource:
     if location.transport == "oci":
         return LayoutSource(Path(location.path))
     if location.transport == "oci-archive":
         return ArchiveSource(Path(location.path))
-    if location.transport == "docker":
-        from .registry.credentials import CredentialSources
-        return RegistrySource(location.reference, credentials or CredentialSources(), options)
-    raise OciError(f"{location.transport}: cannot be read yet: copy from oci:, oci-archive: or a registry")
+    if location.transport == "docker-archive":
+        return DockerArchiveSource(Path(location.path))
+    from .registry.credentials import CredentialSources
+    return RegistrySource(location.reference, credentials or CredentialSources(), options)
 
 
-def read_artifact(source: LayoutSource | ArchiveSource | RegistrySource,
+def attached(source: Source, artifact: Artifact) -> list[ParsedImage | ParsedIndex | ParsedManifest]:
+    """Everything attached to artifact in source: the referrers of its root and of every manifest
+    it holds, then theirs (a signature of an SBOM), each once, subjects before their referrers;
+    each parsed, so verified against its descriptor."""
+    queue = [artifact.digest, *(b.digest for b in artifact.child_manifests())]
+    seen, found = set(queue), []
+    while queue:
+        subject = queue.pop(0)
+        for descriptor in source.referrers(subject):
+            if descriptor.digest in seen:
+                continue
+            seen.add(descriptor.digest)
+            referrer = load(source, descriptor, source.where)
+            found.append(referrer)
+            queue.extend([referrer.digest, *(b.digest for b in referrer.child_manifests())])
+    return found
+
+
+def read_artifact(source: AnySource,
                   location: Location) -> ParsedImage | ParsedIndex | ParsedManifest:
     if location.transport == "docker":
         ref = str(location.reference.digest) if location.reference.digest else location.reference.tag

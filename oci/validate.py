@@ -1,19 +1,26 @@
-"""Re-derive every digest, size and diff_id of an OCI layout from its bytes.
+"""The official image-spec JSON schemas as a check `leango verify` runs, and a layout walker.
 
-Used by tests on everything leango writes, and usable on any layout: walks
-index.json → indexes → manifests → config and layers, hashing each blob.
+The schemas are the image-spec's own files (Debian's golang-github-opencontainers-image-spec-dev
+installs them; LEANGO_OCI_SCHEMAS names another directory), validated with jsonschema (the
+`verify` extra). They refer to each other by file name ("defs-descriptor.json"), so they are
+loaded into one referencing Registry keyed by both file name and `id`.
+
+validate_layout re-derives every digest, size and diff_id of an OCI layout from its bytes.
 """
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import mediatypes
 from .descriptor import Descriptor
 from .digest import Digest, copy_hashed
-from .errors import DigestMismatch, LayoutError
+from .errors import DigestMismatch, LayoutError, OciError
 from .layer import decompressed
 from .sinks.layout import blob_path, read_index
 
@@ -100,3 +107,48 @@ def validate_layout(root: Path) -> Report:
     for desc in entries:
         _validate_descriptor(root, desc, report)
     return report
+
+
+SCHEMA_DIR = Path("/usr/share/gocode/src/github.com/opencontainers/image-spec/schema")
+SCHEMA_BASE = "https://opencontainers.org/schema/image/"
+SCHEMA_FILES = {"manifest": "image-manifest-schema.json", "index": "image-index-schema.json",
+                "config": "config-schema.json", "layout": "image-layout-schema.json",
+                "descriptor": "content-descriptor.json"}
+
+
+def schema_dir() -> Path:
+    return Path(os.environ.get("LEANGO_OCI_SCHEMAS") or SCHEMA_DIR)
+
+
+def schema_checker(directory: Path | None = None) -> tuple[Callable[[str, bytes | dict[str, Any]], None] | None, str]:
+    """A check(kind, document) raising OciError when document breaks the image-spec schema of kind
+    (manifest, index, config, layout, descriptor), and "checked"; or None and why there is none."""
+    directory = directory or schema_dir()
+    try:
+        from jsonschema import Draft4Validator  # type: ignore[import-untyped]
+        from jsonschema.exceptions import ValidationError  # type: ignore[import-untyped]
+        from referencing import Registry, Resource
+        from referencing.jsonschema import DRAFT4
+    except ImportError:
+        return None, "not checked: install leango[verify] (jsonschema)"
+    if not (directory / SCHEMA_FILES["manifest"]).is_file():
+        return None, (f"not checked: no image-spec schemas in {directory} (apt-get install "
+                      "golang-github-opencontainers-image-spec-dev, or set LEANGO_OCI_SCHEMAS)")
+    resources, schemas = [], {}
+    for path in directory.glob("*.json"):
+        contents = json.loads(path.read_text())
+        resource = Resource.from_contents(contents, default_specification=DRAFT4)
+        resources += [(SCHEMA_BASE + path.name, resource), (path.name, resource)]
+        schemas[path.name] = contents
+    registry = Registry().with_resources(resources)
+    validators = {kind: Draft4Validator({**schemas[name], "id": SCHEMA_BASE + name}, registry=registry)
+                  for kind, name in SCHEMA_FILES.items()}
+
+    def check(kind: str, document: bytes | dict[str, Any]) -> None:
+        doc = json.loads(document) if isinstance(document, (bytes, str)) else document
+        try:
+            validators[kind].validate(doc)
+        except ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "the document"
+            raise OciError(f"{where}: {exc.message}") from exc
+    return check, "checked"

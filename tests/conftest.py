@@ -74,3 +74,36 @@ def registry(tmp_path_factory):
     reg = RealRegistry(tmp_path_factory.mktemp("registry"))
     yield reg
     reg.stop()
+
+
+@pytest.fixture(scope="session")
+def referrers_registry():
+    """go-containerregistry's registry with the OCI 1.1 referrers API, on 127.0.0.1."""
+    from support.goregistry import GoRegistry
+    reg = GoRegistry(referrers=True)
+    yield reg
+    reg.stop()
+
+
+@pytest.fixture(scope="session")
+def ggcr_registry():
+    """go-containerregistry's registry without the referrers API, on 127.0.0.1."""
+    from support.goregistry import GoRegistry
+    reg = GoRegistry(referrers=False)
+    yield reg
+    reg.stop()
+
+
+REGISTRY_KINDS = {  # fixture name → whether it serves the referrers API
+    "registry": False,  # Debian's docker-registry (distribution 2.8)
+    "referrers_registry": True,
+    "ggcr_registry": False,
+}
+
+
+@pytest.fixture(params=sorted(REGISTRY_KINDS))
+def any_registry(request):
+    """Each real registry implementation in turn; .referrers_api says whether it has the API."""
+    reg = request.getfixturevalue(request.param)
+    reg.referrers_api = REGISTRY_KINDS[request.param]
+    return reg

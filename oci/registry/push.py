@@ -45,6 +45,7 @@ class Pusher:
         self.mount_from = tuple(m for m in mount_from if m != repository)
         self.progress = progress
         self.cancel = threading.Event()
+        self.indexed_by_registry = False  # the registry answered the root's PUT with OCI-Subject
         self.uploader = BlobUploader(transport, repository, cancel=self.cancel, progress=progress,
                                      chunk_size=transport.options.chunk_size)
 
@@ -54,7 +55,7 @@ class Pusher:
         for child in artifact.child_manifests():  # children before their parents
             self.put_manifest(child, str(child.digest))
         for ref in tags or (str(artifact.digest),):
-            self.put_manifest(artifact.root, ref)
+            self.indexed_by_registry = self.put_manifest(artifact.root, ref) or self.indexed_by_registry
         return report
 
     def _push_blobs(self, blobs: list[Blob]) -> list[BlobOutcome]:
@@ -100,7 +101,8 @@ class Pusher:
             raise _first_real_error(errors)
         return [results[b.digest] for b in blobs]
 
-    def put_manifest(self, blob: Blob, reference: str) -> None:
+    def put_manifest(self, blob: Blob, reference: str) -> bool:
+        """PUT a manifest; True when the registry says (OCI-Subject) it indexed its subject."""
         url = self.t.url(f"/v2/{self.repo}/manifests/{reference}")
         data = blob.data if blob.data is not None else blob.open().read()
         headers = {"Content-Type": blob.descriptor.media_type}
@@ -112,6 +114,7 @@ class Pusher:
             raise RegistryError(f"registry stored manifest {reference} as {echoed}, "
                                 f"but we sent {blob.digest}")
         log.debug("put manifest %s (%s)", reference, blob.digest)
+        return bool(resp.headers.get("OCI-Subject"))
 
 
 def _first_real_error(errors: list[BaseException]) -> BaseException:

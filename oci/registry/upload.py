@@ -94,14 +94,19 @@ class BlobUploader:
         if self.exists(blob):
             return BlobOutcome(str(blob.digest), blob.size, "exists")
         for source in mount_from:
-            location = self._mount(blob, source)
-            if location is None:
+            if self.mount(blob, source):  # refused (202): a normal upload follows
                 return BlobOutcome(str(blob.digest), blob.size, "mounted")
-            self._delete(location)  # 202: mount refused; fall back to a normal upload
         self._upload_with_retries(blob)
         if not self.exists(blob):
             raise RegistryError(f"registry does not hold {blob.digest} after uploading it")
         return BlobOutcome(str(blob.digest), blob.size, "uploaded")
+
+    def mount(self, blob: Blob, source: str) -> bool:
+        """Mount blob from another repository; False (its session cancelled) when refused."""
+        location = self._mount(blob, source)
+        if location is not None:
+            self._delete(location)
+        return location is None
 
     def _mount(self, blob: Blob, source: str) -> str | None:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/", mount=str(blob.digest), **{"from": source})

@@ -28,8 +28,12 @@ class Sink(Protocol):
         """What the result calls this output: "oci_layout", "oci_archive", "tarball", "registry"…"""
         ...
 
-    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
-        """Write artifact under every reference (or unnamed when there are none)."""
+    def write(self, artifact: Artifact, references: Sequence[Reference],
+              referrers: Sequence[Artifact] = ()) -> SinkResult:
+        """Write artifact under every reference (or unnamed when there are none), and each of
+        referrers (manifests whose subject is artifact, or one of its children or referrers)
+        where that output keeps referrers: a registry's referrers API or fallback tag, a
+        layout's untagged index.json entries."""
         ...
 
 

@@ -8,6 +8,7 @@ An index cannot be expressed; each platform's image becomes its own entry.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from ._atomic import atomic_writer
 from .archive import blob_entries
 from .base import SinkResult, named
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class DockerArchiveSink:
@@ -29,7 +32,11 @@ class DockerArchiveSink:
     mtime: int = 0
     kind: str = "tarball"
 
-    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+    def write(self, artifact: Artifact, references: Sequence[Reference],
+              referrers: Sequence[Artifact] = ()) -> SinkResult:
+        if referrers:  # the format has no place for them (docker load knows images only)
+            log.warning("%s: a docker-archive cannot hold the %d artifacts attached to the image; "
+                        "write an oci-archive to carry them", self.path, len(referrers))
         write_docker_archive(self.path, artifact, [str(r) for r in references], self.mtime)
         return SinkResult(self.kind, str(self.path), named(artifact, references))
 

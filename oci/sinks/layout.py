@@ -23,6 +23,7 @@ from ..descriptor import Descriptor
 from ..digest import Digest, copy_hashed
 from ..errors import DigestMismatch, LayoutError, OciError
 from ..reference import Reference
+from ..referrers import referrer_descriptor
 from ._atomic import atomic_writer, write_bytes_atomic
 from .base import SinkResult, named
 
@@ -124,13 +125,22 @@ class LayoutSink:
     path: Path
     kind: str = "oci_layout"
 
-    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
-        write_layout(self.path, artifact, [str(r) for r in references])
+    def write(self, artifact: Artifact, references: Sequence[Reference],
+              referrers: Sequence[Artifact] = ()) -> SinkResult:
+        write_layout(self.path, artifact, [str(r) for r in references], referrers)
         return SinkResult(self.kind, str(self.path), named(artifact, references))
 
 
-def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = ()) -> Descriptor:
-    """Write artifact (an image, index or artifact manifest) into the layout at root."""
+def referrer_entries(referrers: Iterable[Artifact]) -> list[Descriptor]:
+    """index.json entries for referrers: untagged, with their artifactType and annotations, as
+    oras-go's OCI store writes them (and `oras discover --oci-layout` finds them)."""
+    return [referrer_descriptor(r.raw, r.media_type) for r in referrers]
+
+
+def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = (),
+                 referrers: Sequence[Artifact] = ()) -> Descriptor:
+    """Write artifact (an image, index or artifact manifest) into the layout at root, and each
+    of its referrers as an untagged entry."""
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise LayoutError(f"{root} exists and is not a directory")
@@ -140,9 +150,11 @@ def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = ()) -> D
         # concurrent first writers both succeed, one after the other.
         with _locked(root):
             _prepare_layout_dir(root)
-            for blob in all_blobs(artifact):
-                write_blob(root, blob)
-            entries = merge_index(read_index(root), index_entries(artifact.descriptor, names))
+            for each in (artifact, *referrers):
+                for blob in all_blobs(each):
+                    write_blob(root, blob)
+            entries = merge_index(read_index(root),
+                                  [*index_entries(artifact.descriptor, names), *referrer_entries(referrers)])
             write_bytes_atomic(root / "index.json", index_json(entries))
     except OSError as exc:
         raise LayoutError(f"cannot write OCI layout {root}: {exc}") from exc

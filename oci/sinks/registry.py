@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from ..artifact import Artifact
 from ..errors import RegistryError
 from ..reference import Reference
-from ..registry.credentials import Credential, CredentialSources, resolve
-from ..registry.push import Pusher, PushReport
-from ..registry.transport import RegistryOptions, Transport
+from ..registry.client import Registry
+from ..registry.credentials import CredentialSources
+from ..registry.push import PushReport
+from ..registry.transport import RegistryOptions
 from ..registry.upload import Progress
 from .base import SinkResult
 
@@ -37,11 +38,12 @@ class RegistrySink:
     progress: Progress | None = field(default=None, compare=False)
     kind: str = "registry"
 
-    def write(self, artifact: Artifact, references: Sequence[Reference]) -> SinkResult:
+    def write(self, artifact: Artifact, references: Sequence[Reference],
+              referrers: Sequence[Artifact] = ()) -> SinkResult:
         if not references:
             raise RegistryError("pushing needs at least one reference naming where to push")
         results = push(artifact, references, credentials=self.credentials, options=self.options,
-                       mount_from=self.mount_from, progress=self.progress)
+                       mount_from=self.mount_from, progress=self.progress, referrers=referrers)
         registries = ", ".join(dict.fromkeys(r.registry for r in references))
         return SinkResult(self.kind, registries, tuple(r.reference for r in results), tuple(results))
 
@@ -55,44 +57,29 @@ def _group(references: Iterable[Reference]) -> dict[tuple[str, str], list[str]]:
     return groups
 
 
-def registry_host(registry: str) -> str:
-    """Docker Hub's API lives at registry-1.docker.io."""
-    return "registry-1.docker.io" if registry == "docker.io" else registry
-
-
-def push(artifact: Artifact, references: Iterable[Reference], *, credentials: CredentialSources,
-         options: RegistryOptions | None = None, mount_from: Iterable[str] = (),
-         progress: Progress | None = None) -> list[PushResult]:
-    """Push artifact to every reference; repositories of one registry share blobs by mount."""
+def push(artifact: Artifact, references: Iterable[Reference], *, client: Registry | None = None,
+         credentials: CredentialSources | None = None, options: RegistryOptions | None = None,
+         mount_from: Iterable[str] = (), progress: Progress | None = None,
+         referrers: Sequence[Artifact] = ()) -> list[PushResult]:
+    """Push artifact to every reference, then each of its referrers (listed for their subjects);
+    repositories of one registry share blobs by mount. Through client, or a Registry opened
+    from credentials and options for this push alone."""
+    if client is None:
+        with Registry(credentials, options) as own:
+            return push(artifact, references, client=own, mount_from=mount_from, progress=progress,
+                        referrers=referrers)
     results: list[PushResult] = []
     pushed_repos: dict[str, list[str]] = {}
-    transports: dict[tuple[str, Credential], Transport] = {}
-    try:
-        for (registry, repository), tags in _group(references).items():
-            host = registry_host(registry)
-            cred = resolve(credentials, registry, repository)
-            # One transport (and token cache) per host and credential: auth.json may
-            # hold different credentials for different namespaces of one registry.
-            if (host, cred) not in transports:
-                transports[(host, cred)] = Transport(host, cred, options)
-            transport = transports[(host, cred)]
-            sources = (*mount_from, *pushed_repos.get(host, []))
-            log.info("pushing to %s/%s", registry, repository)
-            report = Pusher(transport, repository, mount_from=tuple(sources),
-                            progress=progress).push(artifact, tuple(tags))
-            pushed_repos.setdefault(host, []).append(repository)
-            for tag in tags:
-                results.append(PushResult(Reference(registry, repository, tag, artifact.digest), report))
-    finally:
-        for transport in transports.values():
-            transport.close()
+    for (registry, repository), tags in _group(references).items():
+        repo = client.repository(registry, repository)
+        sources = (*mount_from, *pushed_repos.get(registry, []))
+        log.info("pushing to %s/%s", registry, repository)
+        report = repo.push(artifact, tuple(tags), mount_from=tuple(sources), progress=progress)
+        for referrer in referrers:
+            log.info("attaching %s (%s) to %s", referrer.digest, referrer.media_type, repo)
+            extra = repo.push(referrer, (), mount_from=tuple(sources), progress=progress)
+            report.blobs.extend(extra.blobs)
+        pushed_repos.setdefault(registry, []).append(repository)
+        for tag in tags:
+            results.append(PushResult(Reference(registry, repository, tag, artifact.digest), report))
     return results
-
-
-def check_login(host: str, credential: Credential, options: RegistryOptions | None = None) -> None:
-    """Raise RegistryError unless the registry accepts credential (GET /v2/)."""
-    transport = Transport(registry_host(host), credential, options)
-    try:
-        transport.request("GET", transport.url("/v2/"), scopes=(), expect=(200,)).close()
-    finally:
-        transport.close()

@@ -37,3 +37,12 @@ def hello(tmp_path_factory, cache_dir) -> Built:
     after = buildah_state(cache_dir)
     return Built(out, out / "layout", out / "hello.oci.tar", out / "hello.docker.tar",
                  json.loads(proc.stdout), proc.stdout, proc.stderr, before, after)
+
+
+@pytest.fixture(scope="session")
+def index_layout(tmp_path_factory, cache_dir):
+    """A two-platform index, as a layout."""
+    out = tmp_path_factory.mktemp("index")
+    proc = leango("build", FIXTURES / "hello-world", "--platform", "linux/amd64,linux/arm64", "--json",
+                  "--cache-dir", cache_dir, "--oci-layout", out / "layout", "-t", "localhost:5000/hello:v1")
+    return out / "layout", json.loads(proc.stdout)

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 
 from support.cli import leango
-from support.paths import FIXTURES
 from support.tools import require, require_go_tool
 
 
@@ -25,15 +24,6 @@ def _skopeo_digest(location: str) -> str:
                          capture_output=True, check=True).stdout
     import hashlib
     return "sha256:" + hashlib.sha256(out).hexdigest()
-
-
-@pytest.fixture(scope="module")
-def index_layout(tmp_path_factory, cache_dir):
-    """A two-platform index, as a layout."""
-    out = tmp_path_factory.mktemp("index")
-    proc = leango("build", FIXTURES / "hello-world", "--platform", "linux/amd64,linux/arm64", "--json",
-                  "--cache-dir", cache_dir, "--oci-layout", out / "layout", "-t", "localhost:5000/hello:v1")
-    return out / "layout", json.loads(proc.stdout)
 
 
 def test_layout_to_archive_to_registry_to_layout_keeps_every_digest(hello, registry, tmp_path):

@@ -15,7 +15,8 @@ PACKAGES = {
 
 
 GO_TOOLS = {"oras": "oras.land/oras/cmd/oras@v1.3.6",
-            "crane": "github.com/google/go-containerregistry/cmd/crane@v0.22.1"}
+            "crane": "github.com/google/go-containerregistry/cmd/crane@v0.22.1",
+            "refsreg": "tests/support/refsreg (go-containerregistry v0.22.1's pkg/registry)"}
 
 
 def require_go_tool(tool: str) -> str:
