@@ -58,8 +58,7 @@ def app_entries(binary: AppBinary) -> list[TarEntry]:
     return [TarEntry(binary.name, FILE, 0o555, size, opener)]
 
 
-def image_config(binary: AppBinary, diff_ids: Iterable[Digest], *, user: str, env: tuple[str, ...],
-                 created: int, labels: tuple[tuple[str, str], ...] = ()) -> ImageConfig:
+def image_config(binary: AppBinary, diff_ids: Iterable[Digest], *, user: str, created: int) -> ImageConfig:
     return ImageConfig(
         platform=binary.platform,
         diff_ids=tuple(diff_ids),
@@ -68,10 +67,9 @@ def image_config(binary: AppBinary, diff_ids: Iterable[Digest], *, user: str, en
             History(f"leango: app layer (/{binary.name})"),
         ),
         entrypoint=(f"/{binary.name}",),
-        env=(PATH_ENV, f"SSL_CERT_FILE={CA_PATH}", *env),
+        env=(PATH_ENV, f"SSL_CERT_FILE={CA_PATH}"),
         user=user,
         working_dir="/",
-        labels=labels,
         created=created,
     )
 
@@ -81,8 +79,7 @@ def build_base_layer(base: BaseOptions, workdir: Path) -> Layer:
 
 
 def containerize(binaries: list[AppBinary], base: BaseOptions, workdir: Path, *,
-                 user: str = DEFAULT_USER, env: tuple[str, ...] = (),
-                 labels: tuple[tuple[str, str], ...] = (), base_layer: Layer | None = None) -> Image | Index:
+                 user: str = DEFAULT_USER, base_layer: Layer | None = None) -> Image | Index:
     """One Image per binary/platform; an Index when there is more than one platform.
     Images made with the same base options share the base layer (pass it to build it once)."""
     base_layer = base_layer or build_base_layer(base, workdir)
@@ -90,7 +87,6 @@ def containerize(binaries: list[AppBinary], base: BaseOptions, workdir: Path, *,
     for binary in binaries:
         app = build_layer(app_entries(binary), workdir, compression=base.compression,
                           mtime=base.mtime)
-        cfg = image_config(binary, (base_layer.diff_id, app.diff_id), user=user, env=env,
-                           created=base.mtime, labels=labels)
+        cfg = image_config(binary, (base_layer.diff_id, app.diff_id), user=user, created=base.mtime)
         images.append(Image(cfg, (base_layer, app)))
     return images[0] if len(images) == 1 else Index(tuple(images))

@@ -5,7 +5,7 @@ fetches modules through the caller's GOPROXY (trust, DNS and .netrc from the
 host, read-only), and `go build` compiles with the network off (GOPROXY=off)
 and the module cache mounted read-only.
 
-Reproducibility (design principle 10): -trimpath removes host paths,
+Reproducibility: -trimpath removes host paths,
 -buildvcs=false keeps VCS state out, `-buildid=` fixes the build id, and the
 toolchain never fetches another toolchain (GOTOOLCHAIN=local).
 """

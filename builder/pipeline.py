@@ -24,7 +24,7 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import gobuild, gocache, record
+from . import cacheremote, gobuild, gocache, record
 from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -62,11 +62,11 @@ class ImageBuild:
     @property
     def outputs(self) -> dict[str, str]:
         """Offline outputs written: kind → path."""
-        return {r.kind: r.location for r in self.written if r.kind != "registry"}
+        return {r.kind: r.location for r in self.written if r.is_file}
 
     @property
     def pushed(self) -> tuple[PushResult, ...]:
-        return tuple(p for r in self.written if r.kind == "registry" for p in r.details)
+        return tuple(p for r in self.written for p in r.pushed)
 
 
 @dataclass(frozen=True)
@@ -116,6 +116,25 @@ def ca_bundle(spec: BuildSpec) -> bytes:
     return b"".join(parts)
 
 
+@dataclass(frozen=True)
+class Job:
+    """One build: the spec and what build() resolved from it once, handed to every step."""
+    spec: BuildSpec
+    runner: Runner
+    sources: ModuleSources
+    toolchain: Toolchain
+    go: GoEnv
+    base: BaseOptions
+    progress: Progress | None = None
+
+    @property
+    def layers_dir(self) -> Path:
+        return self.spec.cache_dir / "layers"
+
+    def input_key(self) -> str | None:
+        return record.input_key(self.spec, self.sources, self.toolchain, self.go, self.base)
+
+
 def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
     sources = locate(spec.sources, spec.cwd or Path.cwd())
     toolchain = find_toolchain(runner, spec.goroot)
@@ -126,24 +145,23 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
                              name="remove-stale")
     stale.start()
     try:
-        return _build(spec, runner, progress, sources, toolchain, go, base)
+        return _build(Job(spec, runner, sources, toolchain, go, base, progress))
     finally:
         stale.join()
 
 
-def _build(spec: BuildSpec, runner: Runner, progress: Progress | None, sources: ModuleSources,
-           toolchain: Toolchain, go: GoEnv, base: BaseOptions) -> BuildResult:
-    layers_dir = spec.cache_dir / "layers"
-    key = record.input_key(spec, sources, toolchain, go, base) if spec.reuse else None
-    images = record.load(spec.cache_dir, key, spec, layers_dir) if key else None
+def _build(job: Job) -> BuildResult:
+    spec = job.spec
+    key = job.input_key() if spec.reuse else None
+    images = record.load(spec.cache_dir, key, spec, job.layers_dir) if key else None
     if images is not None:
         log.info("nothing changed since the last build with these inputs: reusing its images "
                  "(no container started; --rebuild to compile anyway)")
     else:
-        images = _build_images(spec, runner, sources, toolchain, go, base, layers_dir)
+        images = _build_images(job)
         # A file saved while Go compiled would make the record say "these inputs gave that image":
         # the inputs are taken again, and a record is kept only when they did not move.
-        if key and record.input_key(spec, sources, toolchain, go, base) == key:
+        if key and job.input_key() == key:
             record.save(spec.cache_dir, key, images)
         elif key:
             log.info("an input changed during the build: no build record kept (the next build compiles)")
@@ -151,14 +169,14 @@ def _build(spec: BuildSpec, runner: Runner, progress: Progress | None, sources: 
     builds = []
     for made in images:
         refs = references_for(spec, made.binary)
-        written = write_sinks(output_sinks(spec, progress, made.binary), made.artifact, refs)
+        written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs)
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
                                  tuple(r.with_digest(made.artifact.digest) for r in refs), tuple(written)))
     remote = spec.remote_cache
     if remote is not None and remote.cache_to is not None:  # after the images: they never wait on it
         with _cache_store(spec) as store:
-            log.info("%s", gocache.save(remote, cache_key(spec, toolchain), _build_cache(spec), store))
-    return BuildResult(tuple(builds), toolchain)
+            log.info("%s", cacheremote.save(remote, cache_key(spec, job.toolchain), _build_cache(spec), store))
+    return BuildResult(tuple(builds), job.toolchain)
 
 
 def cache_key(spec: BuildSpec, toolchain: Toolchain) -> gocache.CacheKey:
@@ -180,8 +198,8 @@ def _cache_store(spec: BuildSpec) -> AbstractContextManager[gocache.Store]:
     return gocache.Store.locked(spec.cache_dir / "gocache")
 
 
-def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
-                  base: BaseOptions, layers_dir: Path) -> list[record.RecordedImage]:
+def _build_images(job: Job) -> list[record.RecordedImage]:
+    spec = job.spec
     (spec.cache_dir / "work").mkdir(parents=True, exist_ok=True)
     # --timeout bounds the pull of the registry cache and the work in the container together.
     deadline = time.monotonic() + spec.timeout if spec.timeout else None
@@ -189,16 +207,17 @@ def _build_images(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolc
         if spec.remote_cache is not None and spec.remote_cache.cache_from:
             _build_cache(spec).mkdir(parents=True, exist_ok=True)
             with _cache_store(spec) as store:
-                gocache.restore(spec.remote_cache, cache_key(spec, toolchain), _build_cache(spec), store, deadline)
-        compiled = _compile_isolated(spec, runner, sources, toolchain, go, Path(tmp), deadline)
+                cacheremote.restore(spec.remote_cache, cache_key(spec, job.toolchain), _build_cache(spec), store,
+                                deadline)
+        compiled = _compile_isolated(job, Path(tmp), deadline)
         try:
             # The working container is removed (in the background) while the images are assembled.
-            base_layer = build_base_layer(base, layers_dir)
+            base_layer = build_base_layer(job.base, job.layers_dir)
             images = []
             for target, binaries in compiled:
                 for binary in binaries:
                     check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
-                artifact = containerize(binaries, base, layers_dir, user=spec.user, base_layer=base_layer)
+                artifact = containerize(binaries, job.base, job.layers_dir, user=spec.user, base_layer=base_layer)
                 images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
         finally:
             compiled.session.wait_removed()
@@ -214,16 +233,16 @@ class _Compiled:
         return iter(self.targets)
 
 
-def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, toolchain: Toolchain,
-                      go: GoEnv, work: Path, deadline: float | None = None) -> _Compiled:
+def _compile_isolated(job: Job, work: Path, deadline: float | None = None) -> _Compiled:
     """Compile in a working container, or (isolation none, or auto where buildah cannot make
     one inside a container) directly. The container may still be being removed on return."""
+    spec = job.spec
     if spec.isolation != "none":
-        session = BuildahSession(runner, Storage.under(spec.cache_dir), timeout=spec.timeout,
+        session = BuildahSession(job.runner, Storage.under(spec.cache_dir), timeout=spec.timeout,
                                  remove_in_background=True, deadline=deadline)
         try:
             with session:
-                return _Compiled(session, _compile_all(spec, session, sources, toolchain, go, work / "c"))
+                return _Compiled(session, _compile_all(job, session, work / "c"))
         except IsolationError as exc:
             session.wait_removed()
             why = fallback_reason(spec.isolation, dict(spec.go_environ))
@@ -235,11 +254,12 @@ def _compile_isolated(spec: BuildSpec, runner: Runner, sources: ModuleSources, t
         except BaseException:
             session.wait_removed()  # before the work directory it mounts is deleted
             raise
-    host = HostSession(runner, work / "root", timeout=spec.timeout, deadline=deadline)
-    return _Compiled(host, _compile_all(spec, host, sources, toolchain, go, work / "h"))
+    host = HostSession(job.runner, work / "root", timeout=spec.timeout, deadline=deadline)
+    return _Compiled(host, _compile_all(job, host, work / "h"))
 
 
-def _paths(spec: BuildSpec, sources: ModuleSources, go: GoEnv, work: Path) -> Paths:
+def _paths(job: Job, work: Path) -> Paths:
+    spec, sources = job.spec, job.sources
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
     paths = Paths(module=sources.tree, out=work / "out", tmp=work / "tmp",
                   build_cache=_build_cache(spec), mod_cache=spec.cache_dir / "go" / "mod", ca_file=download_ca,
@@ -249,26 +269,26 @@ def _paths(spec: BuildSpec, sources: ModuleSources, go: GoEnv, work: Path) -> Pa
     # The caller's Go settings for the download step, readable by this user alone.
     fd = os.open(work / "go.env", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
     with os.fdopen(fd, "wb") as f:
-        f.write(gobuild.go_env_file(go))
+        f.write(gobuild.go_env_file(job.go))
     return replace(paths, go_env_file=work / "go.env")
 
 
-def _compile_all(spec: BuildSpec, session: BuildahSession | HostSession, sources: ModuleSources, toolchain: Toolchain,
-                 go: GoEnv, work: Path) -> list[tuple[Target, list[AppBinary]]]:
+def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) -> list[tuple[Target, list[AppBinary]]]:
     """In one working container: list the main packages, download modules, compile every target.
 
     When the source is one directory whose Go files all say `package main` and no download is
     needed, it is compiled at once, without `go list` (one container run less on every edit):
     the executable it makes is the proof. `go list` runs only when the compile failed or made
     none, for its clearer errors."""
-    paths = _paths(spec, sources, go, work)
+    spec, sources = job.spec, job.sources
+    paths = _paths(job, work)
     vendor = sources.has_vendor
     need_download = not spec.offline and not vendor
     # The download step (its own container run) only when a module may be missing.
     skipped = need_download and modules_cached(sources.module_root, paths.mod_cache)
     if skipped:
         log.debug("every module go.sum names is in the module cache: no download step")
-    steps = GoSteps(session, toolchain, go, paths, spec.build_tags)
+    steps = GoSteps(session, job.toolchain, job.go, paths, spec.build_tags)
 
     def compile_one(target: Target, platform: Platform) -> AppBinary:
         nonlocal skipped
@@ -359,7 +379,7 @@ def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[
     results = []
     for sink in sinks:
         result = sink.write(artifact, references)
-        if result.kind != "registry":
+        if result.is_file:
             log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)
         results.append(result)
     return results

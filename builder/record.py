@@ -178,7 +178,7 @@ def _layer_json(layer: Layer) -> dict[str, Any]:
 
 
 def save(cache_dir: Path, key: str, images: list[RecordedImage]) -> None:
-    from ..oci.sinks._atomic import write_bytes_atomic
+    from ..oci.atomic import write_bytes_atomic
     doc = {"builds": [{"binary": r.binary, "package": r.package,
                        "images": [{"platform": str(img.config.platform),
                                    "layers": [_layer_json(l) for l in img.layers]}
@@ -197,7 +197,7 @@ def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[R
             for i in b["images"]:
                 layers = tuple(_layer(l, layers_dir) for l in i["layers"])
                 binary = AppBinary(b["binary"], Path(), Platform.parse(i["platform"]))
-                cfg = image_config(binary, [l.diff_id for l in layers], user=spec.user, env=(),
+                cfg = image_config(binary, [l.diff_id for l in layers], user=spec.user,
                                    created=spec.source_date_epoch)
                 images.append(Image(cfg, layers))
             artifact: Image | Index = images[0] if len(images) == 1 else Index(tuple(images))

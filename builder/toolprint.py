@@ -39,7 +39,7 @@ def toolchain_digest(goroot: Path, cache_dir: Path) -> str:
     except (OSError, ValueError, KeyError, TypeError):
         pass
     state = _scan(goroot)
-    from ..oci.sinks._atomic import write_bytes_atomic
+    from ..oci.atomic import write_bytes_atomic
     write_bytes_atomic(state_path, json.dumps(state, sort_keys=True).encode())
     return str(state["digest"])
 

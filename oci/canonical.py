@@ -1,7 +1,8 @@
 """The one JSON encoder: sorted keys, compact separators, UTF-8.
 
 Every config, manifest and index is serialised here exactly once; the bytes
-returned are the bytes hashed, written and pushed (design principle 1).
+returned are the bytes hashed, written and pushed (no document is re-serialised
+between hashing and writing).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from .errors import DigestError
 
 # image-spec descriptor.md: registered algorithms and their encodings. Only the
 # lowercase hex form is accepted, so a digest can never smuggle "../" or an
-# uppercase twin into a path or URL (checklist item 28).
+# uppercase twin into a path or URL (a digest names one path and one URL).
 _ENCODED = {"sha256": re.compile(r"[a-f0-9]{64}"), "sha512": re.compile(r"[a-f0-9]{128}")}
 CHUNK = 1 << 20
 

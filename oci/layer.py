@@ -70,7 +70,7 @@ class _Compressor:
     def __enter__(self) -> BinaryIO:
         self.writer: BinaryIO
         if self.compression == "gzip":
-            # mtime=0 and an empty file name keep the gzip header fixed (checklist 31).
+            # mtime=0 and an empty file name keep the gzip header fixed (the same bytes on every build).
             self.writer = cast(BinaryIO, gzip.GzipFile(filename="", mode="wb", fileobj=self.sink, mtime=0,
                                                         compresslevel=GZIP_LEVEL))
         elif self.compression == "zstd":

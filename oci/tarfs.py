@@ -1,4 +1,4 @@
-"""Deterministic tar writer (checklist item 30, design principle 10).
+"""Deterministic tar writer: the same entries give the same bytes on any machine.
 
 Entries are sorted by path, parents are added, ownership and mtime are fixed,
 names are plain USTAR (no PAX headers, so no atime/ctime/fractional mtime),

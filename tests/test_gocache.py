@@ -11,7 +11,7 @@ import threading
 import pytest
 import zstandard
 
-from leango.builder import gocache
+from leango.builder import cacheremote, gocache
 from leango.builder.gocache import CacheError, CacheKey, Store, pack, unpack
 from support.gocache import entry_name, fill
 
@@ -315,7 +315,7 @@ def test_a_chunk_declaring_an_impossible_size_is_refused_before_download():
 
     from leango.oci import parse_reference
     with pytest.raises(CacheError, match="declares 1125899906842624 bytes"):
-        gocache._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY)
+        cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY)
     ok = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b"x"), 1)
     doc["layers"] = [ok.to_json()]
-    assert gocache._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok]
+    assert cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok]

@@ -1,4 +1,4 @@
-"""The public surface is small and pinned (design principle 5); the package is what users install."""
+"""The public surface is small and pinned (what is not listed is not promised); the package is what users install."""
 
 import importlib
 import subprocess

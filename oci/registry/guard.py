@@ -1,4 +1,6 @@
-"""Where credentials may follow a registry: token realms and upload Locations (checklist item 25).
+"""Where credentials may follow a registry: token realms, upload Locations, blob redirects and
+Link pages (never to a metadata, link-local or otherwise unexpected address, never downgraded
+to http).
 
 A realm or Location on another host may not downgrade https to http, and may not point
 at an address the registry itself is not at: never a cloud metadata service or a

@@ -1,8 +1,8 @@
 """Push an Image or Index: blobs (in parallel), then manifests, then tags.
 
-Ordering (checklist 8): no manifest is PUT before every blob it names is
+Ordering: no manifest is PUT before every blob it names is
 confirmed; an index only after all its child manifests. The bytes PUT are the
-bytes hashed, with Content-Type equal to their mediaType (principle 1), and
+bytes hashed, with Content-Type equal to their mediaType, and
 the registry's Docker-Content-Digest, when sent, must agree.
 """
 

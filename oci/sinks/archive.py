@@ -10,11 +10,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..artifact import Artifact, all_blobs, unique
+from ..atomic import atomic_writer
 from ..errors import ArchiveError
 from ..reference import Reference
 from ..tarfs import FILE, TarEntry, bytes_entry, write_tar
-from ._atomic import atomic_writer
-from .base import SinkResult, named
+from .base import SinkKind, SinkResult, named
 from .layout import LAYOUT_FILE, index_entries, index_json, referrer_entries
 
 
@@ -22,7 +22,7 @@ from .layout import LAYOUT_FILE, index_entries, index_json, referrer_entries
 class OciArchiveSink:
     path: Path
     mtime: int = 0
-    kind: str = "oci_archive"
+    kind: SinkKind = "oci_archive"
 
     def write(self, artifact: Artifact, references: Sequence[Reference],
               referrers: Sequence[Artifact] = ()) -> SinkResult:

@@ -7,24 +7,34 @@ touches no other sink.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from ..artifact import Artifact
 from ..reference import Reference
 
+if TYPE_CHECKING:
+    from .registry import PushResult
+
+SinkKind = Literal["oci_layout", "oci_archive", "tarball", "registry"]
+
 
 @dataclass(frozen=True)
 class SinkResult:
-    kind: str  # "oci_layout", "oci_archive", "tarball", "registry"
-    location: str  # a path, or the registry pushed to
+    kind: SinkKind
+    location: str  # a path, or the registries pushed to
     references: tuple[Reference, ...] = ()  # the names written, with the artifact's digest
-    details: tuple[Any, ...] = field(default=())  # sink-specific: push reports for a registry
+    pushed: tuple[PushResult, ...] = ()  # a registry's: what each reference's push did
+
+    @property
+    def is_file(self) -> bool:
+        """Written to this machine's disk (a layout or an archive), not pushed."""
+        return self.kind != "registry"
 
 
 class Sink(Protocol):
     @property
-    def kind(self) -> str:
+    def kind(self) -> SinkKind:
         """What the result calls this output: "oci_layout", "oci_archive", "tarball", "registry"…"""
         ...
 

@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..artifact import Artifact
+from ..atomic import atomic_writer
 from ..canonical import canonical_json
 from ..errors import ArchiveError
 from ..reference import Reference
 from ..tarfs import bytes_entry, write_tar
-from ._atomic import atomic_writer
 from .archive import blob_entries
-from .base import SinkResult, named
+from .base import SinkKind, SinkResult, named
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 class DockerArchiveSink:
     path: Path
     mtime: int = 0
-    kind: str = "tarball"
+    kind: SinkKind = "tarball"
 
     def write(self, artifact: Artifact, references: Sequence[Reference],
               referrers: Sequence[Artifact] = ()) -> SinkResult:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from .. import mediatypes
 from ..artifact import Artifact, all_blobs
+from ..atomic import atomic_writer, write_bytes_atomic
 from ..blob import Blob
 from ..canonical import canonical_json
 from ..descriptor import Descriptor
@@ -24,8 +25,7 @@ from ..digest import Digest, copy_hashed
 from ..errors import DigestMismatch, LayoutError, OciError
 from ..reference import Reference
 from ..referrers import referrer_descriptor
-from ._atomic import atomic_writer, write_bytes_atomic
-from .base import SinkResult, named
+from .base import SinkKind, SinkResult, named
 
 REF_NAME = "org.opencontainers.image.ref.name"
 LAYOUT_FILE = b'{"imageLayoutVersion":"1.0.0"}'
@@ -123,7 +123,7 @@ def write_blob(root: Path, blob: Blob) -> None:
 @dataclass(frozen=True)
 class LayoutSink:
     path: Path
-    kind: str = "oci_layout"
+    kind: SinkKind = "oci_layout"
 
     def write(self, artifact: Artifact, references: Sequence[Reference],
               referrers: Sequence[Artifact] = ()) -> SinkResult:

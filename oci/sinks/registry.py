@@ -18,7 +18,7 @@ from ..registry.credentials import CredentialSources
 from ..registry.push import PushReport
 from ..registry.transport import RegistryOptions
 from ..registry.upload import Progress
-from .base import SinkResult
+from .base import SinkKind, SinkResult
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class RegistrySink:
     options: RegistryOptions | None = None
     mount_from: tuple[str, ...] = ()
     progress: Progress | None = field(default=None, compare=False)
-    kind: str = "registry"
+    kind: SinkKind = "registry"
 
     def write(self, artifact: Artifact, references: Sequence[Reference],
               referrers: Sequence[Artifact] = ()) -> SinkResult:
@@ -45,7 +45,7 @@ class RegistrySink:
         results = push(artifact, references, credentials=self.credentials, options=self.options,
                        mount_from=self.mount_from, progress=self.progress, referrers=referrers)
         registries = ", ".join(dict.fromkeys(r.registry for r in references))
-        return SinkResult(self.kind, registries, tuple(r.reference for r in results), tuple(results))
+        return SinkResult(self.kind, registries, tuple(r.reference for r in results), pushed=tuple(results))
 
 
 def _group(references: Iterable[Reference]) -> dict[tuple[str, str], list[str]]:

@@ -67,6 +67,40 @@ def test_docker_archive_destination_loads(hello, tmp_path, podman):
     assert "localhost/copied:v1" in podman.load(out)
 
 
+def test_docker_archive_round_trips_keep_the_digest_of_an_image_leango_wrote(hello, registry, tmp_path):
+    """A docker-archive has no manifest: reading one makes the OCI manifest leango would write,
+    so docker-archive → registry → docker-archive → layout keeps the image's digest, and real
+    peers accept each destination."""
+    digest = hello.result["digest"]
+    target = f"{registry.host}/copy/fromdocker:v1"
+    assert _copy(f"docker-archive:{hello.tarball}", target)["digest"] == digest
+    assert _skopeo_digest(f"docker://{target}") == digest
+    crane = require_go_tool("crane")
+    subprocess.run([crane, "validate", "--insecure", "--remote", target], check=True, capture_output=True)
+    again = tmp_path / "again.docker.tar"
+    _copy(target, f"docker-archive:{again}:localhost/again:v1")
+    subprocess.run([crane, "validate", "--tarball", str(again)], check=True, capture_output=True)
+    assert _copy(f"docker-archive:{again}:localhost/again:v1", f"oci:{tmp_path / 'lay'}:v1")["digest"] == digest
+    assert _copy(f"docker-archive:{again}:@0", f"oci-archive:{tmp_path / 'a.tar'}")["digest"] == digest
+    assert _skopeo_digest(f"oci:{tmp_path / 'lay'}:v1") == digest
+
+
+def test_docker_archive_entries_are_picked_by_tag_or_number(index_layout, tmp_path):
+    layout, _ = index_layout
+    both = tmp_path / "both.docker.tar"
+    _copy(f"oci:{layout}", f"docker-archive:{both}:localhost/multi:v1")  # one entry per platform
+    proc = _copy(f"docker-archive:{both}", f"oci:{tmp_path / 'x'}", check=False)
+    assert proc.returncode == 1 and "holds 2 images: name one" in proc.stderr
+    by_tag = _copy(f"docker-archive:{both}:localhost/multi:v1", f"oci:{tmp_path / 'tag'}")
+    second = _copy(f"docker-archive:{both}:@1", f"oci:{tmp_path / 'one'}")
+    assert by_tag["digest"] != second["digest"]
+    children = json.loads((layout / "blobs" / "sha256" / json.loads((layout / "index.json").read_text())
+                           ["manifests"][0]["digest"].split(":")[1]).read_text())["manifests"]
+    assert {by_tag["digest"], second["digest"]} == {c["digest"] for c in children}
+    proc = _copy(f"docker-archive:{both}:@2", f"oci:{tmp_path / 'none'}", check=False)
+    assert proc.returncode == 1 and "there is no @2" in proc.stderr
+
+
 def _broken_layout(hello, tmp_path: Path) -> Path:
     copy = tmp_path / "src"
     shutil.copytree(hello.layout, copy)

@@ -1,4 +1,4 @@
-"""Credential resolution (checklist 23-24) and challenge parsing, without a server."""
+"""Credential resolution (auth.json, docker config, helpers) and challenge parsing, without a server."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Failures survived the way trusted clients survive them (checklist 11-17).
+"""Failures survived the way trusted clients survive them (retries, timeouts, resets, truncations).
 
 A fault-injecting proxy sits in front of the real registry; the content is
 always verified afterwards by copying the image back out with skopeo.

@@ -1,4 +1,5 @@
-"""Write-to-temp-then-rename helpers (design principle 9, checklist item 34)."""
+"""Write-to-temp-then-rename helpers: a reader never sees a half-written file, and a failed
+write leaves nothing behind."""
 
 from __future__ import annotations
 
