@@ -12,6 +12,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import click
 
@@ -29,6 +30,9 @@ from .redact import redact
 from .report import Progress, report
 from .runner import SubprocessRunner
 from .spec import BuildSpec, Outputs, PushOptions, parse_env, parse_epoch
+
+if TYPE_CHECKING:  # the registry client (and requests) loads only when a command talks to one
+    from ..oci.registry.transport import RegistryOptions
 
 EXIT_BUILD_FAILED = 1
 EXIT_USAGE = 2
@@ -171,6 +175,8 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     """
     _setup_logging(verbose, quiet)
     try:
+        # One set of registry settings for the push and the Go cache alike.
+        access = _Access(_credential_sources(), _registry_options(insecure, registry_ca))
         spec = BuildSpec(
             sources=tuple(sources) or (".",),
             cache_dir=cache_dir or _cache_dir(),
@@ -189,13 +195,12 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             compression=compression,
             user=user,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
-            push=PushOptions(_credential_sources(), _registry_options(insecure, registry_ca),
-                             tuple(mount_from)) if push else None,
+            push=PushOptions(access.credentials, access.options, tuple(mount_from)) if push else None,
             offline=offline,
             reuse=not rebuild,
             remote_cache=RemoteCache(tuple(parse_reference(r) for r in cache_from),
-                                     parse_reference(cache_to) if cache_to else None, _credential_sources(),
-                                     _registry_options(insecure, registry_ca)) if cache_from or cache_to else None,
+                                     parse_reference(cache_to) if cache_to else None, access.credentials,
+                                     access.options) if cache_from or cache_to else None,
             timeout=timeout,
             isolation=isolation,
             go_environ=tuple(os.environ.items()),
@@ -206,6 +211,11 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     _run(spec, as_json, quiet)
+
+
+class _Access(NamedTuple):
+    credentials: CredentialSources
+    options: RegistryOptions
 
 
 def _credential_sources() -> CredentialSources:

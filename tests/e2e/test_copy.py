@@ -210,3 +210,34 @@ def test_inspect_reads_nothing_unverified(hello, tmp_path):
     named = _flip_a_layer_byte(src)
     proc = leango("inspect", f"oci:{src}", check=False)
     assert proc.returncode == 1 and proc.stdout == "" and named in proc.stderr
+
+
+KINDS = ("oci", "oci-archive", "docker-archive", "docker")
+
+
+@pytest.fixture(scope="module")
+def every_kind(hello, registry):
+    """The hello image as each kind of source: leango's own outputs, and a registry."""
+    target = f"{registry.host}/pairs/src:v1"
+    leango("copy", f"oci:{hello.layout}", target)
+    return {"oci": f"oci:{hello.layout}", "oci-archive": f"oci-archive:{hello.archive}",
+            "docker-archive": f"docker-archive:{hello.tarball}", "docker": f"docker://{target}"}
+
+
+@pytest.mark.parametrize("dst_kind", KINDS)
+@pytest.mark.parametrize("src_kind", KINDS)
+def test_every_pair_of_kinds_keeps_the_digest(every_kind, hello, registry, tmp_path, src_kind, dst_kind):
+    digest = hello.result["digest"]
+    dst = {"oci": f"oci:{tmp_path / 'lay'}:v1", "oci-archive": f"oci-archive:{tmp_path / 'a.tar'}:v1",
+           "docker-archive": f"docker-archive:{tmp_path / 'd.tar'}:localhost/pair:v1",
+           "docker": f"docker://{registry.host}/pairs/{src_kind}-to-{dst_kind}:v1"}[dst_kind]
+    assert _copy(every_kind[src_kind], dst)["digest"] == digest
+    crane = require_go_tool("crane")
+    if dst_kind == "docker-archive":  # no manifest of its own: read back, it is the same image
+        subprocess.run([crane, "validate", "--tarball", str(tmp_path / "d.tar")], check=True, capture_output=True)
+        assert _copy(dst, f"oci:{tmp_path / 'back'}")["digest"] == digest
+        return
+    assert _skopeo_digest(dst) == digest
+    if dst_kind == "docker":
+        subprocess.run([crane, "validate", "--insecure", "--remote", dst.removeprefix("docker://")], check=True,
+                       capture_output=True)
