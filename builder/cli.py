@@ -130,6 +130,9 @@ def main() -> None:
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
+@click.option("--push-by-digest", is_flag=True,
+              help="Push untagged and print REPO@DIGEST (implies --push): a matrix job's image for a later "
+                   "`leango index create`. The --tag or --repo names only the repository.")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REF",
               help="Before compiling, pull the Go build cache that --cache-to pushed to REF (repeatable). "
                    "Used only when made by the same Go toolchain on the same host architecture for these "
@@ -158,7 +161,7 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
-              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push,
+              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push, push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -195,7 +198,8 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             compression=compression,
             user=user,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
-            push=PushOptions(access.credentials, access.options, tuple(mount_from)) if push else None,
+            push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
+            if push or push_by_digest else None,
             offline=offline,
             reuse=not rebuild,
             remote_cache=RemoteCache(tuple(parse_reference(r) for r in cache_from),
@@ -565,3 +569,103 @@ def _static_entrypoint(path: Path, platform, label: str) -> None:
     except KeyError:
         raise OciError(f"{label}: leango cannot check binaries for {platform}") from None
     check_static(path, machine, label)
+
+
+@main.group("index")
+def index_group() -> None:
+    """Make and change image indexes (multi-platform images) in a registry."""
+
+
+@index_group.command("create")
+@click.argument("target")
+@click.argument("sources", nargs=-1, required=True, metavar="SRC...")
+@click.option("--annotation", "annotations", multiple=True, metavar="[index:]KEY=VALUE",
+              help="An annotation of the index (repeatable; the index: prefix as buildx writes it is optional).")
+@click.option("--append", is_flag=True,
+              help="Keep the images TARGET already lists; a SRC of the same platform replaces its image.")
+@click.option("--no-referrers", is_flag=True, help="Leave out what is attached to the sources (SBOMs, signatures).")
+@_registry_flags(mount_from=False)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def index_create_cmd(target, sources, annotations, append, no_referrers, insecure, registry_ca, as_json, quiet,
+                     verbose):
+    """Merge the images (or indexes) SRC... name into one index pushed as TARGET: the fan-in of a
+    CI matrix whose jobs ran `leango build --push-by-digest`, one platform each.
+
+    \b
+    Each SRC is a registry reference, by digest or tag, in TARGET's repository or another of
+    its registry. Each image's platform comes from its config; an index SRC adds all of its
+    images. Nothing is pulled or rebuilt: the manifests are listed as they are (digests kept)
+    and their blobs mounted into TARGET's repository; what is attached to each (referrers)
+    comes along unless --no-referrers. Prints TARGET@DIGEST. For example:
+      leango index create registry.example.com/app:v1 \\
+          registry.example.com/app@sha256:1111… registry.example.com/app@sha256:2222…
+    Exit codes: 0 pushed, 1 a source or the push failed, 2 bad input.
+    """
+    from ..oci.errors import RegistryError
+    from ..oci.merge import merged, platform_images
+    from ..oci.registry.client import Registry
+    from ..oci.sinks.registry import push
+    from ..oci.sources import RegistrySource, attached, parse_location, read_artifact
+    _setup_logging(verbose, quiet)
+    try:
+        target_ref = parse_reference(target)
+        if not target_ref.tag:
+            raise OciError(f"{target}: the index needs a tag to be pushed as")
+        locations = [parse_location(s) for s in sources]
+        if any(at.transport != "docker" for at in locations):
+            raise OciError("every SRC is a registry reference (copy other kinds into the registry first)")
+        extra = {}
+        for item in annotations:
+            if item.startswith(("manifest:", "manifest-descriptor:", "index-descriptor:")):
+                raise OciError(f"--annotation {item}: only the index's own annotations can be set here (an "
+                               "image's manifest cannot change without changing its digest)")
+            key, eq, value = item.removeprefix("index:").partition("=")
+            if not eq or not key:
+                raise OciError(f"--annotation {item}: expected [index:]KEY=VALUE")
+            extra[key] = value
+        options = _registry_options(insecure, registry_ca)
+    except OciError as exc:
+        _fail(exc, EXIT_USAGE)
+    try:
+        with Registry(_credential_sources(), options) as client:
+            groups, referrers, mounts = [], [], []
+            for at in locations:
+                ref = at.reference
+                if ref.registry != target_ref.registry:
+                    raise OciError(f"{at}: not on {target_ref.registry}; an index lists manifests of one registry "
+                                   "(leango copy it there first)")
+                source = RegistrySource(ref, client=client)
+                artifact = read_artifact(source, at)
+                groups.append((str(at), artifact))
+                if not no_referrers:
+                    referrers.extend(attached(source, artifact))
+                mounts.append(ref.repository)
+            existing: list = []
+            if append:
+                try:
+                    current = read_artifact(RegistrySource(target_ref, client=client), parse_location(target))
+                    existing = platform_images(current, target)
+                except RegistryError as exc:
+                    if not exc.not_found:
+                        raise
+                    log.info("no index at %s yet: creating it", target)
+            index = merged(groups, existing, extra)
+            (pushed,) = push(index, [target_ref], client=client, mount_from=tuple(dict.fromkeys(mounts)),
+                             referrers=list({r.digest: r for r in referrers}.values()))
+    except (Interrupted, KeyboardInterrupt):
+        click.echo("leango: interrupted; open uploads were cleaned up", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except (OciError, BuildError) as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    report_ = pushed.report
+    doc = {"reference": str(pushed.reference), "digest": str(index.digest),
+           "manifests": [{"digest": str(m.digest), "platform": str(m.descriptor.platform)} for m in index.manifests],
+           "referrers": sorted({str(r.digest) for r in referrers}),
+           "pushed": {"uploaded": report_.count("uploaded"), "existing": report_.count("exists"),
+                      "mounted": report_.count("mounted")}}
+    if as_json:
+        click.echo(json.dumps(doc, sort_keys=True))
+    else:
+        click.echo(str(pushed.reference))

@@ -170,6 +170,8 @@ def _build(job: Job) -> BuildResult:
     for made in images:
         refs = references_for(spec, made.binary)
         written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs)
+        if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
+            refs = tuple(dict.fromkeys(Reference(r.registry, r.repository) for r in refs))
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
                                  tuple(r.with_digest(made.artifact.digest) for r in refs), tuple(written)))
     remote = spec.remote_cache
@@ -371,7 +373,8 @@ def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str 
         sinks.append(DockerArchiveSink(named(spec.outputs.tarball), spec.source_date_epoch))
     if spec.push is not None:
         from ..oci.sinks.registry import RegistrySink
-        sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress))
+        sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress,
+                                  by_digest=spec.push.by_digest))
     return sinks
 
 

@@ -51,6 +51,7 @@ class PushOptions:
     credentials: CredentialSources = field(default_factory=CredentialSources)
     registry: RegistryOptions | None = None  # None: the defaults (TLS verified, system trust)
     mount_from: tuple[str, ...] = ()
+    by_digest: bool = False  # push untagged (a matrix job's image, merged later by `index create`)
 
 
 @dataclass(frozen=True)

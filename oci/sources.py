@@ -31,6 +31,7 @@ from .referrers import fallback_tag, filtered, parse_referrers, referrer_descrip
 from .sinks.layout import REF_NAME
 
 if TYPE_CHECKING:
+    from .registry.client import Registry
     from .registry.credentials import CredentialSources
     from .registry.transport import RegistryOptions
 
@@ -338,11 +339,14 @@ def _layer_type(head: bytes) -> str:
 class RegistrySource:
     """A repository of a registry, read through the registry client (one transport per host)."""
 
-    def __init__(self, reference: Reference, credentials: CredentialSources, options: RegistryOptions | None = None):
+    def __init__(self, reference: Reference, credentials: CredentialSources | None = None,
+                 options: RegistryOptions | None = None, *, client: Registry | None = None):
+        """Through client (the caller's, which it closes), or a client of this source's own."""
         # The registry client (and requests) loads only when a registry is read.
         from .registry.client import Registry
         self.reference, self.where = reference, str(reference)
-        self._client = Registry(credentials, options)
+        self._own = client is None
+        self._client = client or Registry(credentials, options)
         self._repo = self._client.repository(reference.registry, reference.repository)
         self._fetched: dict[Digest, bytes] = {}
 
@@ -370,7 +374,8 @@ class RegistrySource:
         return self._repo.referrers(subject)
 
     def close(self) -> None:
-        self._client.close()
+        if self._own:
+            self._client.close()
 
 
 @dataclass(frozen=True)

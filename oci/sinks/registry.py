@@ -36,12 +36,16 @@ class RegistrySink:
     options: RegistryOptions | None = None
     mount_from: tuple[str, ...] = ()
     progress: Progress | None = field(default=None, compare=False)
+    by_digest: bool = False  # push each repository's manifest untagged: the references name repositories
     kind: SinkKind = "registry"
 
     def write(self, artifact: Artifact, references: Sequence[Reference],
               referrers: Sequence[Artifact] = ()) -> SinkResult:
         if not references:
             raise RegistryError("pushing needs at least one reference naming where to push")
+        if self.by_digest:  # one untagged push per repository
+            references = list({(r.registry, r.repository): Reference(r.registry, r.repository)
+                               for r in references}.values())
         results = push(artifact, references, credentials=self.credentials, options=self.options,
                        mount_from=self.mount_from, progress=self.progress, referrers=referrers)
         registries = ", ".join(dict.fromkeys(r.registry for r in references))
@@ -49,11 +53,14 @@ class RegistrySink:
 
 
 def _group(references: Iterable[Reference]) -> dict[tuple[str, str], list[str]]:
+    """Tags per repository; a reference with neither tag nor digest pushes untagged (by digest)."""
     groups: dict[tuple[str, str], list[str]] = {}
     for ref in references:
         if ref.digest is not None and not ref.tag:
             raise RegistryError(f"cannot push to {ref}: a digest reference names content, not a tag")
-        groups.setdefault((ref.registry, ref.repository), []).append(ref.tag)
+        tags = groups.setdefault((ref.registry, ref.repository), [])
+        if ref.tag:
+            tags.append(ref.tag)
     return groups
 
 
@@ -80,6 +87,6 @@ def push(artifact: Artifact, references: Iterable[Reference], *, client: Registr
             extra = repo.push(referrer, (), mount_from=tuple(sources), progress=progress)
             report.blobs.extend(extra.blobs)
         pushed_repos.setdefault(registry, []).append(repository)
-        for tag in tags:
+        for tag in tags or [""]:
             results.append(PushResult(Reference(registry, repository, tag, artifact.digest), report))
     return results

@@ -33,6 +33,15 @@ def leango(*args, env=None, cwd=None, timeout=600, check=True, input=None) -> su
     return proc
 
 
+def leango_process(*args, env=None) -> subprocess.Popen:
+    """leango started and left running (a matrix job beside others); communicate() for its output."""
+    full_env = dict(os.environ)
+    full_env.pop("PYTHONPATH", None)
+    full_env.update(env or {})
+    return subprocess.Popen([*leango_argv(), *map(str, args)], env=full_env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+
+
 def storage_flags(cache_dir: Path) -> list[str]:
     """buildah's flags for the storage leango keeps under a --cache-dir (vfs, its own root)."""
     return ["--root", str(cache_dir / "containers" / "storage"), "--runroot", str(cache_dir / "containers" / "run"),
