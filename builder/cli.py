@@ -127,6 +127,24 @@ def main() -> None:
               help="Append a PEM CA certificate to the bundle (repeatable).")
 @click.option("--compression", type=click.Choice(["gzip", "zstd"]), default="gzip", show_default=True)
 @click.option("--user", default="65532:65532", show_default=True, help="User the image runs as.")
+@click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+              help="A label in the image's config (repeatable).")
+@click.option("--annotation", "annotations", multiple=True, metavar="[index:]KEY=VALUE",
+              help="An annotation of each image's manifest, or with index: of the index (repeatable, as buildx).")
+@click.option("--runtime-env", "runtime_env", multiple=True, metavar="KEY=VALUE",
+              help="An environment variable of the running image (repeatable; --env is the build's).")
+@click.option("--arg", "args", multiple=True, metavar="ARG",
+              help="An argument after the entrypoint: the image's Cmd (repeatable, in order).")
+@click.option("--workdir", default="", metavar="DIR", help="The image's working directory (default /).")
+@click.option("--expose", multiple=True, metavar="PORT[/PROTO]", help="A port the image listens on (repeatable).")
+@click.option("--stop-signal", default="", metavar="SIGNAL", help="The signal that stops the image (e.g. SIGINT).")
+@click.option("--data", "data_dir", type=click.Path(path_type=Path), metavar="DIR",
+              help="Copy DIR into the image under /var/run/leango/data and set LEANGO_DATA_PATH (ko's kodata): "
+                   "owned by --user, modes normalised, links inside DIR kept, links out of it refused. "
+                   "Default: leango-data/ in the one SOURCE directory, if there is one.")
+@click.option("--zoneinfo", is_flag=True,
+              help="Add the Go toolchain's time zone database and set ZONEINFO (time.LoadLocation works "
+                   "in a scratch image).")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
@@ -161,7 +179,8 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
-              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, cache_dir, push, push_by_digest,
+              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations, runtime_env,
+              args, workdir, expose, stop_signal, data_dir, zoneinfo, cache_dir, push, push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -197,6 +216,8 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             ca_certs=tuple(ca_certs),
             compression=compression,
             user=user,
+            image=_image_settings(labels, annotations, runtime_env, args, workdir, expose, stop_signal,
+                                  data_dir or _default_data(sources), zoneinfo),
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
             push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
             if push or push_by_digest else None,
@@ -215,6 +236,24 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     _run(spec, as_json, quiet)
+
+
+def _default_data(sources) -> Path | None:
+    """One SOURCE directory holding leango-data/ (ko's kodata/): that is the image's data."""
+    if len(sources) != 1 or sources[0].endswith("..."):
+        return None
+    found = Path(sources[0]) / "leango-data"
+    return found if found.is_dir() else None
+
+
+def _image_settings(labels, annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo):
+    from .spec import ImageSettings, parse_pairs
+    index_items = tuple(a.removeprefix("index:") for a in annotations if a.startswith("index:"))
+    manifest_items = tuple(a.removeprefix("manifest:") for a in annotations if not a.startswith("index:"))
+    return ImageSettings(labels=parse_pairs("--label", labels), annotations=parse_pairs("--annotation", manifest_items),
+                         index_annotations=parse_pairs("--annotation index:", index_items),
+                         runtime_env=parse_pairs("--runtime-env", runtime_env), args=tuple(args), workdir=workdir,
+                         expose=tuple(expose), stop_signal=stop_signal, data_dir=data_dir, zoneinfo=zoneinfo)
 
 
 class _Access(NamedTuple):

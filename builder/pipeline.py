@@ -219,7 +219,8 @@ def _build_images(job: Job) -> list[record.RecordedImage]:
             for target, binaries in compiled:
                 for binary in binaries:
                     check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
-                artifact = containerize(binaries, job.base, job.layers_dir, user=spec.user, base_layer=base_layer)
+                artifact = containerize(binaries, job.base, job.layers_dir, user=spec.user, base_layer=base_layer,
+                                        settings=spec.image, goroot=job.toolchain.goroot)
                 images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
         finally:
             compiled.session.wait_removed()

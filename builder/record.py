@@ -149,6 +149,7 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
         # An image compiled against pulled cache entries is never reused by a build that named none.
         "cache_from": sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
+        "image": spec.image.key(),
     }
     h.update(json.dumps(options, sort_keys=True).encode())
     excluded = _Outputs(spec)
@@ -162,6 +163,13 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
             # Absolute replacements are mounted on their own: links in them resolve within them.
             bound = sources.tree if tree == sources.module_root or sources.tree in tree.parents else tree
             _tree(h, tree, excluded, bound, visited)
+        data = spec.image.data_dir
+        if data is not None:  # its files, wherever it is (inside the module they are walked twice)
+            h.update(f"data {data}\n".encode())
+            _tree(h, data.resolve(), excluded, data.resolve(), set())
+            # Every name too: an empty directory is nothing to Go, but it is in the image.
+            for path in sorted(data.rglob("*")):
+                h.update(f"n {path.relative_to(data).as_posix()} {'d' if path.is_dir() else ''}\n".encode())
     except (_Unsure, OSError) as exc:
         log.debug("no build record: %s", exc)
         return None
@@ -198,9 +206,10 @@ def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[R
                 layers = tuple(_layer(l, layers_dir) for l in i["layers"])
                 binary = AppBinary(b["binary"], Path(), Platform.parse(i["platform"]))
                 cfg = image_config(binary, [l.diff_id for l in layers], user=spec.user,
-                                   created=spec.source_date_epoch)
-                images.append(Image(cfg, layers))
-            artifact: Image | Index = images[0] if len(images) == 1 else Index(tuple(images))
+                                   created=spec.source_date_epoch, settings=spec.image)
+                images.append(Image(cfg, layers, spec.image.annotations))
+            artifact: Image | Index = images[0] if len(images) == 1 else \
+                Index(tuple(images), spec.image.index_annotations)
             out.append(RecordedImage(b["binary"], b["package"], artifact))
         return out
     except FileNotFoundError:

@@ -34,6 +34,86 @@ def check_repo(repo: str) -> str:
     return repo
 
 
+_PORT = re.compile(r"([0-9]{1,5})(?:/(tcp|udp|sctp))?")
+_SIGNAL = re.compile(r"SIG[A-Z0-9+-]+|[0-9]{1,2}")
+
+
+@dataclass(frozen=True)
+class ImageSettings:
+    """What goes into each image besides the binary: its runtime settings, annotations and
+    extra files. Each is part of the no-change key (record.py)."""
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()  # each image's manifest
+    index_annotations: tuple[tuple[str, str], ...] = ()  # the index's (--annotation index:K=V)
+    runtime_env: tuple[tuple[str, str], ...] = ()  # the image's Env (--env is the build's)
+    args: tuple[str, ...] = ()  # the image's Cmd, after the entrypoint
+    workdir: str = ""
+    expose: tuple[str, ...] = ()  # PORT/PROTO
+    stop_signal: str = ""
+    data_dir: Path | None = None  # copied under DATA_PATH, LEANGO_DATA_PATH set
+    zoneinfo: bool = False  # the toolchain's lib/time/zoneinfo.zip, ZONEINFO set
+
+    def __post_init__(self) -> None:
+        for key, _ in self.runtime_env:
+            if not _ENV_KEY.fullmatch(key):
+                raise SpecError(f"invalid --runtime-env name {key!r}")
+        for name, pairs in (("--label", self.labels), ("--annotation", self.annotations),
+                            ("--annotation index:", self.index_annotations)):
+            for key, _ in pairs:
+                if not key or key != key.strip():
+                    raise SpecError(f"{name} {key!r}: a key must be non-empty, without surrounding spaces")
+        normalised = []
+        for port in self.expose:
+            m = _PORT.fullmatch(port.lower())
+            if not m or not 1 <= int(m.group(1)) <= 65535:
+                raise SpecError(f"--expose {port!r}: expected PORT[/tcp|udp|sctp], PORT 1-65535")
+            normalised.append(f"{int(m.group(1))}/{m.group(2) or 'tcp'}")
+        object.__setattr__(self, "expose", tuple(dict.fromkeys(normalised)))
+        if self.workdir and not self.workdir.startswith("/"):
+            raise SpecError(f"--workdir {self.workdir!r} must be an absolute path")
+        if self.stop_signal and not _SIGNAL.fullmatch(self.stop_signal):
+            raise SpecError(f"--stop-signal {self.stop_signal!r}: a signal name such as SIGINT, or a number")
+        if self.data_dir is not None:
+            if not self.data_dir.is_dir():
+                raise SpecError(f"--data {self.data_dir}: not a directory")
+            for path in self.data_dir.rglob("*"):
+                if path.is_symlink():
+                    check_data_link(self.data_dir, path)
+
+    @property
+    def extra_layer(self) -> bool:
+        return self.data_dir is not None or self.zoneinfo
+
+    def key(self) -> dict[str, object]:
+        """The settings as the no-change key sees them (the data directory's files are hashed apart)."""
+        return {"labels": self.labels, "annotations": self.annotations, "index_annotations": self.index_annotations,
+                "runtime_env": self.runtime_env, "args": self.args, "workdir": self.workdir, "expose": self.expose,
+                "stop_signal": self.stop_signal, "data_dir": str(self.data_dir or ""), "zoneinfo": self.zoneinfo}
+
+
+def check_data_link(root: Path, link: Path) -> str:
+    """The link's target, when it stays inside root (relative, never climbing out); else SpecError."""
+    import os
+    rel = link.relative_to(root).as_posix()
+    target = os.readlink(link)
+    inside = os.path.normpath(os.path.join(os.path.dirname(rel), target))
+    if os.path.isabs(target) or inside == ".." or inside.startswith("../"):
+        raise SpecError(f"--data {root}: {rel} links to {target}, outside the directory",
+                        "data files may link only to each other, with relative links")
+    return target
+
+
+def parse_pairs(flag: str, items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """KEY=VALUE items of a repeatable flag, in order (a later KEY replaces an earlier one)."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SpecError(f"{flag} {item!r} is not KEY=VALUE")
+        out[key] = value
+    return tuple(out.items())
+
+
 @dataclass(frozen=True)
 class Outputs:
     oci_layout: Path | None = None
@@ -92,6 +172,7 @@ class BuildSpec:
     reuse: bool = True  # a build whose inputs are all unchanged reuses the last images (record.py)
     remote_cache: RemoteCache | None = None  # --cache-from / --cache-to (gocache.py)
     isolation: str = "auto"  # where the go commands run: auto, chroot or none (isolation.py)
+    image: ImageSettings = field(default_factory=ImageSettings)  # labels, runtime env, data files…
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):

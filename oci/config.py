@@ -33,13 +33,16 @@ class ImageConfig:
     user: str = ""
     working_dir: str = ""
     labels: tuple[tuple[str, str], ...] = ()
+    exposed_ports: tuple[str, ...] = ()  # PORT/PROTO
+    stop_signal: str = ""
     created: int = 0
 
     def to_json(self) -> dict[str, Any]:
         runtime: dict[str, Any] = {}
         for key, value in (("Entrypoint", list(self.entrypoint)), ("Cmd", list(self.cmd)),
                            ("Env", list(self.env)), ("User", self.user),
-                           ("WorkingDir", self.working_dir), ("Labels", dict(self.labels))):
+                           ("WorkingDir", self.working_dir), ("Labels", dict(self.labels)),
+                           ("ExposedPorts", {p: {} for p in self.exposed_ports}), ("StopSignal", self.stop_signal)):
             if value:
                 runtime[key] = value
         created = rfc3339(self.created)

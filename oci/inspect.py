@@ -99,8 +99,8 @@ def render(doc: dict[str, Any], indent: str = "") -> list[str]:
     if "platform" in doc:
         lines.append(f"{indent}  {'platform':<11} {doc['platform']}")
         for key, value in doc["config"].items():
-            shown = " ".join(value) if isinstance(value, list) else ", ".join(value) if isinstance(value, dict) \
-                else value
+            shown = " ".join(value) if isinstance(value, list) else ", ".join(
+                k if v in ({}, None) else f"{k}={v}" for k, v in value.items()) if isinstance(value, dict) else value
             lines.append(f"{indent}  {key:<11} {shown}")
     if "artifactType" in doc:
         lines.append(f"{indent}  {'artifact':<11} {doc['artifactType']}")
