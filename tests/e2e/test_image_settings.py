@@ -36,7 +36,7 @@ def built(tmp_path_factory, cache_dir):
 
 
 def test_every_setting_reaches_the_image(built):
-    out, _, result = built
+    out, _, _ = built
     config = _skopeo("--config", f"oci-archive:{out / 'app.tar'}")["config"]
     assert config["Labels"] == {"org.opencontainers.image.title": "datafiles"}
     assert config["Cmd"] == ["--port=8080", "two words"] and config["Entrypoint"] == ["/datafiles"]
@@ -63,7 +63,7 @@ def test_without_zoneinfo_the_lookup_fails_in_scratch(built, tmp_path, cache_dir
 
 
 def test_each_setting_is_in_the_no_change_key(built, tmp_path, cache_dir):
-    out, src, result = built
+    _, src, result = built
     again = leango("build", src, "--cache-dir", cache_dir, "--oci-archive", tmp_path / "same.tar", "--zoneinfo",
                    "--json", *SETTINGS)
     assert json.loads(again.stdout)["digest"] == result["digest"] and "nothing changed" in again.stderr
