@@ -16,6 +16,7 @@ PACKAGES = {
 
 GO_TOOLS = {"oras": "oras.land/oras/cmd/oras@v1.3.6",
             "crane": "github.com/google/go-containerregistry/cmd/crane@v0.22.1",
+            "syft": "github.com/anchore/syft/cmd/syft@v1.57.2",
             "refsreg": "tests/support/refsreg (go-containerregistry v0.22.1's pkg/registry)"}
 
 
