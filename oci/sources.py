@@ -279,8 +279,9 @@ class DockerArchiveSource:
     def _descriptor(self, name: str, media_type: str) -> Descriptor:
         """A member's descriptor: its digest from its bytes (the name is not trusted)."""
         with self._tar.open(name) as src:
-            head = src.read(4)
-            digest, size = copy_hashed(_Prefixed(head, src), None)  # type: ignore[arg-type]
+            head = src.read(4)  # the compression's magic number
+        with self._tar.open(name) as src:
+            digest, size = copy_hashed(src, None)
         self._paths[digest] = name
         return Descriptor(media_type or _layer_type(head), digest, size)
 
@@ -313,19 +314,6 @@ class DockerArchiveSource:
 
     def close(self) -> None:
         return None
-
-
-class _Prefixed:
-    """Bytes already read, then the rest of a stream."""
-
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self.head, self.rest = head, rest
-
-    def read(self, n: int = -1) -> bytes:
-        if self.head:
-            out, self.head = self.head, b""
-            return out
-        return self.rest.read(n)
 
 
 def _layer_type(head: bytes) -> str:

@@ -15,7 +15,7 @@ import os
 import shutil
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,7 +170,7 @@ def _extract(image: ParsedImage, path: str, dest: Path) -> Path | None:
     return None
 
 
-def verify(artifact: ParsedImage | ParsedIndex | ParsedManifest, referrers: list[Any] = (),  # type: ignore[assignment]
+def verify(artifact: ParsedImage | ParsedIndex | ParsedManifest, referrers: Sequence[Any] = (),
            *, schemas: Schemas | None = None, entrypoint: EntrypointCheck | None = None,
            schemas_note: str = "checked") -> VerifyReport:
     """Verify artifact and each of referrers; raise VerifyError on the first problem."""
