@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from .._version import version
-from ..oci import Digest, Image, Index, Platform
+from ..oci import Digest, Image, Index, OciError, Platform
 from ..oci.layer import ENCODING as LAYER_ENCODING
 from ..oci.layer import Layer
 from .containerize import AppBinary, BaseOptions, image_config
@@ -63,7 +63,7 @@ class _Outputs:
         paths = [Path(p) for p in (spec.outputs.oci_layout, spec.outputs.oci_archive, spec.outputs.tarball)
                  if p is not None]
         resolved = [str(p.resolve()) for p in paths]  # as the sinks write them
-        self.exact = {Path(p) for p in resolved if "{binary}" not in p}
+        self.exact = {Path(p) for p in resolved}
         self.templates = [re.compile(re.escape(p).replace(re.escape("{binary}"), "[^/]+"))
                           for p in resolved if "{binary}" in p]
 
@@ -85,7 +85,7 @@ def _tree(h: Any, root: Path, excluded: _Outputs, bound: Path, visited: set[Path
             raise _Unsure(f"cannot list {directory}: {exc}") from exc
         for entry in entries:
             path, name = Path(entry.path), prefix + entry.name
-            mode = entry.stat(follow_symlinks=False).st_mode
+            mode = os.lstat(entry.path).st_mode
             if path in excluded:  # this build's own outputs: not there at the first build
                 continue
             if stat.S_ISDIR(mode):
@@ -138,20 +138,21 @@ def _readable_digest(path: Path) -> str:
 def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
               base: BaseOptions) -> str | None:
     h = hashlib.sha256()
-    options = {
-        "version": [RECORD_VERSION, version()],
-        "toolchain": [toolchain.version, str(toolchain.goroot)],
-        "sources": [str(sources.module_root), list(sources.patterns), str(sources.tree)],
-        "platforms": [str(p) for p in spec.platforms],
-        "ldflags": spec.ldflags, "build_tags": list(spec.build_tags), "env": [list(e) for e in spec.env],
-        "binary_name": spec.binary_name, "offline": spec.offline, "user": spec.user,
-        "compression": [base.compression, LAYER_ENCODING], "mtime": base.mtime,
-        "ca_bundle": hashlib.sha256(base.ca_bundle).hexdigest(), "go": [list(v) for v in go.values],
+    # Keyword names (not string keys) and a fixed order: the same JSON for the same options.
+    options = dict(
+        version=[RECORD_VERSION, version()],
+        toolchain=[toolchain.version, str(toolchain.goroot)],
+        sources=[str(sources.module_root), list(sources.patterns), str(sources.tree)],
+        platforms=[str(p) for p in spec.platforms],
+        ldflags=spec.ldflags, build_tags=list(spec.build_tags), env=[list(e) for e in spec.env],
+        binary_name=spec.binary_name, offline=spec.offline, user=spec.user,
+        compression=[base.compression, LAYER_ENCODING], mtime=base.mtime,
+        ca_bundle=hashlib.sha256(base.ca_bundle).hexdigest(), go=[list(v) for v in go.values],
         # An image compiled against pulled cache entries is never reused by a build that named none.
-        "cache_from": sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
-        "image": spec.image.key(),
-    }
-    h.update(json.dumps(options, sort_keys=True).encode())
+        cache_from=sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
+        image=spec.image.key(),
+    )
+    h.update(json.dumps(options).encode())
     excluded = _Outputs(spec)
     try:
         h.update(f"goroot {toolchain_digest(toolchain.goroot, spec.cache_dir)}\n".encode())
@@ -167,9 +168,9 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         if data is not None:  # its files, wherever it is (inside the module they are walked twice)
             h.update(f"data {data}\n".encode())
             _tree(h, data.resolve(), excluded, data.resolve(), set())
-            # Every name too: an empty directory is nothing to Go, but it is in the image.
-            for path in sorted(data.rglob("*")):
-                h.update(f"n {path.relative_to(data).as_posix()} {'d' if path.is_dir() else ''}\n".encode())
+            # Every directory too: an empty one is nothing to Go, but it is in the image.
+            for path in sorted(p for p in data.rglob("*") if p.is_dir()):
+                h.update(f"d {path.relative_to(data).as_posix()}\n".encode())
     except (_Unsure, OSError) as exc:
         log.debug("no build record: %s", exc)
         return None
@@ -191,7 +192,7 @@ def save(cache_dir: Path, key: str, images: list[RecordedImage]) -> None:
                        "images": [{"platform": str(img.config.platform),
                                    "layers": [_layer_json(l) for l in img.layers]}
                                   for img in r.artifact.images()]} for r in images]}
-    write_bytes_atomic(_record_path(cache_dir, key), json.dumps(doc, sort_keys=True).encode())
+    write_bytes_atomic(_record_path(cache_dir, key), json.dumps(doc).encode())
 
 
 def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[RecordedImage] | None:
@@ -214,7 +215,7 @@ def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[R
         return out
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError, _Unsure) as exc:
+    except (OSError, ValueError, KeyError, TypeError, OciError, _Unsure) as exc:
         log.debug("ignoring build record %s: %s", path.name, exc)
         return None
 
@@ -222,7 +223,10 @@ def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[R
 def _layer(doc: dict[str, Any], layers_dir: Path) -> Layer:
     digest = Digest.parse(doc["digest"])
     path = layers_dir / f"{digest.hex}.blob"
-    st = os.stat(path, follow_symlinks=False) if path.exists() else None
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
     if st is None or not stat.S_ISREG(st.st_mode) or st.st_size != doc["size"]:
         raise _Unsure(f"layer {digest} is no longer in the cache")
     return Layer(doc["mediaType"], digest, int(doc["size"]), Digest.parse(doc["diffID"]), path)
