@@ -1,0 +1,255 @@
+"""The blob uploader piece by piece against the in-process fake: what each outcome reports, the
+requests it sends, the sessions it opens and closes, and how it recovers from (or gives up on) 416."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import threading
+
+import pytest
+
+from leango.oci import mediatypes
+from leango.oci.blob import Blob
+from leango.oci.descriptor import Descriptor
+from leango.oci.digest import Digest
+from leango.oci.errors import RegistryError
+from leango.oci.registry.credentials import Credential
+from leango.oci.registry.transport import Cancelled, RegistryOptions, Transport
+from leango.oci.registry.upload import BlobOutcome, BlobUploader, BodyReader, with_digest
+from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
+
+REPO = "team/app"
+
+
+@pytest.fixture
+def fake():
+    servers = []
+
+    def make(**kw):
+        f = FakeRegistry(Behaviour(**kw))
+        servers.append(f)
+        return f
+    yield make
+    for f in servers:
+        f.close()
+
+
+def _blob(data: bytes) -> Blob:
+    return Blob(Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.of_bytes(data), len(data)), data=data)
+
+
+def _uploader(f, progress=None, chunk_size=0, attempts=3, cancel=None):
+    t = Transport(f.host, Credential("user", "pass"), RegistryOptions(retry=instant_retry(attempts)))
+    return BlobUploader(t, REPO, cancel=cancel or threading.Event(), progress=progress, chunk_size=chunk_size)
+
+
+def test_body_reader_reads_what_is_left_and_reports_progress():
+    seen = []
+    r = BodyReader(io.BytesIO(b"0123456789"), 6, "sha256:d", lambda *a: seen.append(a), threading.Event())
+    assert len(r) == 6
+    assert r.read(4) == b"0123" and len(r) == 2
+    assert r.read(0) == b"" and r.read(-1) == b"45" and r.read() == b"" and r.read(None) == b""
+    assert len(r) == 0
+    assert seen == [("sha256:d", 4, 6), ("sha256:d", 6, 6)]  # nothing reported for empty reads
+
+
+def test_body_reader_of_a_chunk_counts_from_its_offset():
+    seen = []
+    src = io.BytesIO(b"0123456789")
+    src.seek(4)
+    r = BodyReader(src, 3, "sha256:d", lambda *a: seen.append(a), threading.Event(), start=4, total=10)
+    assert r.read(100) == b"456"
+    assert seen == [("sha256:d", 7, 10)]
+    plain = BodyReader(io.BytesIO(b"ab"), 2, "sha256:d", lambda *a: seen.append(a), threading.Event(), start=3)
+    assert plain.read(None) == b"ab" and seen[-1] == ("sha256:d", 5, 5)  # total: start + length
+
+
+def test_body_reader_stops_when_cancelled_and_closes_its_source():
+    cancel = threading.Event()
+    src = io.BytesIO(b"abc")
+    r = BodyReader(src, 3, "sha256:d", None, cancel)
+    assert r.read(1) == b"a"
+    cancel.set()
+    with pytest.raises(Cancelled, match="^upload cancelled$"):
+        r.read(1)
+    r.close()
+    assert src.closed
+
+
+def test_with_digest_keeps_the_query_and_escapes_the_digest():
+    assert with_digest("http://r/u", "sha256:ab") == "http://r/u?digest=sha256%3Aab"
+    assert with_digest("/u?_state=x%2Fy", "sha256:ab") == "/u?_state=x%2Fy&digest=sha256%3Aab"
+    assert with_digest("/u?", "sha256:ab") == "/u??digest=sha256%3Aab"  # an empty query is no query
+
+
+def test_each_outcome_names_the_blob_and_how_it_got_there(fake):
+    f = fake()
+    up = _uploader(f)
+    blob = _blob(b"layer one")
+    assert up.push(blob) == BlobOutcome(str(blob.digest), blob.size, "uploaded")
+    assert f.blobs[REPO][str(blob.digest)] == b"layer one"
+    assert up.push(blob) == BlobOutcome(str(blob.digest), blob.size, "exists")
+    other = _uploader(f)
+    other.repo, other.scopes = "team/other", ("repository:team/other:pull,push",)
+    assert other.push(blob, mount_from=("team/nothing", REPO)) == BlobOutcome(str(blob.digest), blob.size, "mounted")
+    assert f.blobs["team/other"][str(blob.digest)] == b"layer one"
+
+
+def test_a_refused_mount_cancels_its_session_and_uploads(fake):
+    f = fake(mount=False)
+    up = _uploader(f)
+    blob = _blob(b"layer two")
+    assert up.push(blob, mount_from=("team/base",)).action == "uploaded"
+    deletes = f.find("DELETE")
+    assert len(deletes) == 1 and "/blobs/uploads/" in deletes[0].path
+    mount = f.find("POST", "/blobs/uploads/")[0]
+    assert mount.query == {"mount": str(blob.digest), "from": "team/base"}
+    assert not f.uploads and not up._open
+
+
+def test_the_monolithic_put_and_the_chunked_patches(fake):
+    f = fake()
+    data = bytes(range(256)) * 10
+    blob = _blob(data)
+    _uploader(f).push(blob)
+    put = f.find("PUT", "/blobs/uploads/")[-1]
+    assert put.headers["Content-Type"] == "application/octet-stream"
+    assert put.headers["Content-Length"] == str(len(data)) and put.query["digest"] == str(blob.digest)
+    g = fake()
+    seen = []
+    _uploader(g, progress=lambda *a: seen.append(a), chunk_size=1000).push(blob)
+    patches = g.find("PATCH")
+    assert [p.headers["Content-Range"] for p in patches] == ["0-999", "1000-1999", "2000-2559"]
+    assert [p.headers["Content-Length"] for p in patches] == ["1000", "1000", "560"]
+    assert all(p.headers["Content-Type"] == "application/octet-stream" for p in patches)
+    final = g.find("PUT")[-1]
+    assert final.length == 0 and final.headers["Content-Length"] == "0" and final.query["digest"] == str(blob.digest)
+    assert g.blobs[REPO][str(blob.digest)] == data
+    assert seen[-1] == (str(blob.digest), len(data), len(data)) and all(s[2] == len(data) for s in seen)
+
+
+def test_the_registrys_chunk_minimum_wins(fake):
+    f = fake(chunk_min=1500)
+    up = _uploader(f, chunk_size=1000)
+    blob = _blob(b"x" * 2600)
+    up.push(blob)
+    assert up.min_chunk == 1500
+    assert [p.headers["Content-Range"] for p in f.find("PATCH")] == ["0-1499", "1500-2599"]
+
+
+def test_a_416_resumes_where_the_registry_is(fake):
+    f = fake(fail_patch_416=1)
+    blob = _blob(b"y" * 3000)
+    _uploader(f, chunk_size=1000).push(blob)
+    assert f.blobs[REPO][str(blob.digest)] == blob.data
+    ranges = [p.headers["Content-Range"] for p in f.find("PATCH")]
+    assert ranges == ["0-999", "1000-1999", "1500-2499", "2500-2999"]  # the second was half taken
+    assert len(f.find("GET", "/blobs/uploads/")) == 1
+
+
+def test_too_many_416_or_a_stuck_position_restarts_then_fails(fake, caplog):
+    f = fake(fail_patch_416=100)
+    up = _uploader(f, chunk_size=1000, attempts=2)
+    with pytest.raises(RegistryError, match="too many HTTP 416 answers") as info:
+        up._chunked(_blob(b"z" * 2000), up._start())
+    assert info.value.status == 416 and info.value.transient
+    assert len(f.find("GET", "/blobs/uploads/")) == 2  # max_attempts recoveries, never a loop
+    g = fake(fail_patch_416=100, stuck_range=True)
+    up = _uploader(g, chunk_size=1000, attempts=2)
+    with pytest.raises(RegistryError, match="upload position stuck at 1000 after HTTP 416") as info:
+        up._chunked(_blob(b"z" * 2000), up._start())
+    assert info.value.status == 416 and info.value.transient
+
+
+def test_abort_deletes_every_open_session(fake):
+    f = fake()
+    up = _uploader(f)
+    first, second = up._start(), up._start()
+    assert up._open == {first, second} and len(f.uploads) == 2
+    up.abort_open_sessions()
+    assert not up._open and not f.uploads
+    assert len(f.find("DELETE")) == 2
+    up.abort_open_sessions()  # nothing left: nothing sent
+    assert len(f.find("DELETE")) == 2
+
+
+def test_a_failed_upload_cancels_its_session(fake):
+    f = fake()
+    up = _uploader(f, attempts=1)
+    bad = Blob(Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.of_bytes(b"other"), 5), data=b"wrong")
+    with pytest.raises(RegistryError, match="DIGEST_INVALID|400"):
+        up.push(bad)
+    assert not up._open and len(f.find("DELETE")) == 1
+
+
+def test_no_new_session_after_cancel(fake):
+    f = fake()
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled, match="^upload cancelled$"):
+        _uploader(f, cancel=cancel)._upload_with_retries(_blob(b"a"))
+    assert not f.find("POST")
+
+
+def test_an_upload_the_registry_then_does_not_hold_is_an_error(fake, monkeypatch):
+    f = fake()
+    up = _uploader(f)
+    blob = _blob(b"vanishing")
+    monkeypatch.setattr(up, "_upload_with_retries", lambda b: None)
+    with pytest.raises(RegistryError, match=f"^registry does not hold {blob.digest} after uploading it$"):
+        up.push(blob)
+
+
+def test_a_session_without_location_or_with_a_bad_one(fake, monkeypatch):
+    f = fake()
+    up = _uploader(f)
+    up._start()  # the transport knows its registry's scheme
+
+    class Resp:
+        def __init__(self, headers):
+            self.headers = headers
+    url = f"http://user:secret@{f.host}/v2/{REPO}/blobs/uploads/"
+    with pytest.raises(RegistryError) as info:
+        up._location(url, Resp({}))
+    assert str(info.value) == f"POST http://{f.host}/v2/{REPO}/blobs/uploads/ returned no Location header"
+    with pytest.raises(RegistryError, match="malformed Location 'http://\\[x'") as info:
+        up._location(url, Resp({"Location": "http://[x"}))
+    assert not info.value.transient
+    with pytest.raises(RegistryError, match="upload location"):
+        up._location(url, Resp({"Location": "http://169.254.169.254/v2/x"}))
+    plain = f"http://{f.host}/v2/{REPO}/blobs/uploads/"
+    assert up._location(plain, Resp({"Location": "u1?_state=s"})) == plain + "u1?_state=s"
+    assert up._location(plain, Resp({"Location": "/v2/x/u2"})) == f"http://{f.host}/v2/x/u2"
+
+
+def test_a_failed_delete_is_only_logged(fake, caplog, monkeypatch):
+    f = fake()
+    up = _uploader(f)
+    location = up._start()
+    sent = []
+
+    def refuse(method, url, **kw):
+        sent.append((method, url, kw["scopes"], kw["retry"]))
+        raise RegistryError("gone away")
+    monkeypatch.setattr(up.t, "request", refuse)
+    with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.upload"):
+        up._delete(location)
+    assert "could not cancel upload session: gone away" in caplog.text
+    assert location not in up._open
+    assert sent == [("DELETE", location, (f"repository:{REPO}:pull,push",), False)]  # one try: best effort
+
+
+def test_exists_checks_the_size(fake):
+    f = fake()
+    up = _uploader(f)
+    blob = _blob(b"twelve bytes")
+    assert not up.exists(blob)
+    f.blobs[REPO] = {str(blob.digest): b"short"}
+    with pytest.raises(RegistryError, match=f"holds {blob.digest} with size 5, expected 12"):
+        up.exists(blob)
+    f.blobs[REPO] = {str(blob.digest): b"twelve bytes"}
+    assert up.exists(blob)
+    assert hashlib.sha256(b"twelve bytes").hexdigest() == blob.digest.hex
