@@ -138,20 +138,20 @@ def _readable_digest(path: Path) -> str:
 def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go: GoEnv,
               base: BaseOptions) -> str | None:
     h = hashlib.sha256()
-    # Keyword names (not string keys) and a fixed order: the same JSON for the same options.
-    options = dict(
-        version=[RECORD_VERSION, version()],
-        toolchain=[toolchain.version, str(toolchain.goroot)],
-        sources=[str(sources.module_root), list(sources.patterns), str(sources.tree)],
-        platforms=[str(p) for p in spec.platforms],
-        ldflags=spec.ldflags, build_tags=list(spec.build_tags), env=[list(e) for e in spec.env],
-        binary_name=spec.binary_name, offline=spec.offline, user=spec.user,
-        compression=[base.compression, LAYER_ENCODING], mtime=base.mtime,
-        ca_bundle=hashlib.sha256(base.ca_bundle).hexdigest(), go=[list(v) for v in go.values],
+    # Each option by its place (the list's order is fixed), so the same options give the same JSON.
+    options = [
+        [RECORD_VERSION, version()],
+        [toolchain.version, str(toolchain.goroot)],
+        [str(sources.module_root), list(sources.patterns), str(sources.tree)],
+        [str(p) for p in spec.platforms],
+        [spec.ldflags, list(spec.build_tags), [list(e) for e in spec.env]],
+        [spec.binary_name, spec.offline, spec.user],
+        [base.compression, LAYER_ENCODING, base.mtime, hashlib.sha256(base.ca_bundle).hexdigest()],
+        [list(v) for v in go.values],
         # An image compiled against pulled cache entries is never reused by a build that named none.
-        cache_from=sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
-        image=spec.image.key(),
-    )
+        sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
+        spec.image.key(),
+    ]
     h.update(json.dumps(options).encode())
     excluded = _Outputs(spec)
     try:
