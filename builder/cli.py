@@ -145,6 +145,14 @@ def main() -> None:
 @click.option("--zoneinfo", is_flag=True,
               help="Add the Go toolchain's time zone database and set ZONEINFO (time.LoadLocation works "
                    "in a scratch image).")
+@click.option("--sbom", "sbom_formats", metavar="FORMATS",
+              help="Attach an SBOM of each platform image as a referrer: spdx (SPDX 2.3 JSON, the default), "
+                   "cyclonedx (CycloneDX 1.6 JSON), spdx,cyclonedx, or none. Attached in registries and OCI "
+                   "layouts; in an --oci-archive only when --sbom or --provenance is given (podman load "
+                   "refuses an archive holding more than one manifest).")
+@click.option("--provenance", is_flag=True,
+              help="Attach SLSA v1 provenance (an in-toto statement: parameters, source commit, toolchain "
+                   "and modules with digests, builder; docs/provenance.md) to each image as a referrer.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
@@ -180,7 +188,8 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations, runtime_env,
-              args, workdir, expose, stop_signal, data_dir, zoneinfo, cache_dir, push, push_by_digest,
+              args, workdir, expose, stop_signal, data_dir, zoneinfo, sbom_formats, provenance, cache_dir, push,
+              push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -218,6 +227,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             user=user,
             image=_image_settings(labels, annotations, runtime_env, args, workdir, expose, stop_signal,
                                   data_dir or _default_data(sources), zoneinfo),
+            attest=_attestations(sbom_formats, provenance),
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
             push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
             if push or push_by_digest else None,
@@ -236,6 +246,13 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     _run(spec, as_json, quiet)
+
+
+def _attestations(sbom_formats: str | None, provenance: bool):
+    from .sbom import parse_formats
+    from .spec import Attestations
+    formats = parse_formats(sbom_formats) if sbom_formats is not None else ("spdx",)
+    return Attestations(formats, provenance, archives=sbom_formats is not None or provenance)
 
 
 def _default_data(sources) -> Path | None:

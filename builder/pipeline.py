@@ -24,7 +24,7 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import cacheremote, gobuild, gocache, record
+from . import attest, cacheremote, gobuild, gocache, record
 from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -169,7 +169,9 @@ def _build(job: Job) -> BuildResult:
     builds = []
     for made in images:
         refs = references_for(spec, made.binary)
-        written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs)
+        attached = attest.attachments(job, made, refs)
+        written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs, attached,
+                              spec.attest.archives)
         if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
             refs = tuple(dict.fromkeys(Reference(r.registry, r.repository) for r in refs))
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
@@ -379,10 +381,14 @@ def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str 
     return sinks
 
 
-def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[Reference]) -> list[SinkResult]:
+def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[Reference],
+                referrers: Sequence[Artifact] = (), archives: bool = False) -> list[SinkResult]:
+    """Write the artifact to each sink, and its referrers to the registry and the layout (to an
+    archive only when `archives`: podman load refuses an oci-archive holding more than one manifest)."""
     results = []
     for sink in sinks:
-        result = sink.write(artifact, references)
+        carries = archives or sink.kind in ("oci_layout", "registry")
+        result = sink.write(artifact, references, referrers if carries else ())
         if result.is_file:
             log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)
         results.append(result)

@@ -91,6 +91,26 @@ class ImageSettings:
                 "stop_signal": self.stop_signal, "data_dir": str(self.data_dir or ""), "zoneinfo": self.zoneinfo}
 
 
+@dataclass(frozen=True)
+class Attestations:
+    """What each build attaches to its images as referrers (docs/supply-chain.md): an SBOM per
+    platform image in each format, and the build's SLSA provenance. They go to registries and
+    OCI layouts; to an oci-archive only when `archives` (asked for on the command line), since
+    podman load refuses an archive holding more than one manifest."""
+    sbom: tuple[str, ...] = ("spdx",)
+    provenance: bool = False
+    archives: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = [f for f in self.sbom if f not in ("spdx", "cyclonedx")]
+        if unknown:
+            raise SpecError(f"unknown SBOM format {unknown[0]!r}", "choose spdx, cyclonedx or both")
+
+    @property
+    def any(self) -> bool:
+        return bool(self.sbom) or self.provenance
+
+
 def check_data_link(root: Path, link: Path) -> str:
     """The link's target, when it stays inside root (relative, never climbing out); else SpecError."""
     import os
@@ -173,6 +193,7 @@ class BuildSpec:
     remote_cache: RemoteCache | None = None  # --cache-from / --cache-to (gocache.py)
     isolation: str = "auto"  # where the go commands run: auto, chroot or none (isolation.py)
     image: ImageSettings = field(default_factory=ImageSettings)  # labels, runtime env, data files…
+    attest: Attestations = field(default_factory=Attestations)  # SBOMs and provenance, as referrers
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):

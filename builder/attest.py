@@ -1,0 +1,56 @@
+"""What a build attaches to each image it made: SBOMs (builder/sbom.py) and SLSA provenance
+(builder/provenance.py), as manifests whose subject is the image, for the sinks to write as
+referrers. Both are read from the images themselves, so a build reused from its record attaches
+the same bytes as the build that compiled it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from ..oci import Reference
+from ..oci.manifest import Manifest
+from . import provenance, sbom
+from .toolprint import toolchain_digest
+
+if TYPE_CHECKING:
+    from .pipeline import Job
+    from .record import RecordedImage
+
+
+def attachments(job: Job, made: RecordedImage, references: Sequence[Reference]) -> list[Manifest]:
+    attest = job.spec.attest
+    if not attest.any:
+        return []
+    images = made.artifact.images()
+    described = [sbom.describe(image, made.binary) for image in images]
+    out = [sbom.attachment(d, fmt) for d in described for fmt in attest.sbom]
+    if attest.provenance:
+        out.append(_provenance(job, made, references, described, out))
+    return out
+
+
+def _provenance(job: Job, made: RecordedImage, references: Sequence[Reference],
+                described: list[sbom.Described], sboms: list[Manifest]) -> Manifest:
+    spec = job.spec
+    name = str(references[0]) if references else made.binary
+    subjects = [(name, made.artifact.digest)]
+    if len(described) > 1 or described[0].manifest.digest != made.artifact.digest:
+        subjects += [(f"{name} {d.manifest.platform}", d.manifest.digest) for d in described]
+    params = provenance.Parameters(
+        packages=(made.package,), platforms=tuple(str(p) for p in spec.platforms),
+        references=tuple(str(r) for r in references), ldflags=spec.ldflags, build_tags=spec.build_tags,
+        env=spec.env, binary_name=made.binary, user=spec.user, source_date_epoch=spec.source_date_epoch,
+        image={k: _jsonable(v) for k, v in spec.image.key().items() if k != "data_dir"})
+    byproducts = [(f"{m.artifact_type} of {m.subject.digest}", m.layers[0].descriptor)
+                  for m in sboms if m.subject is not None]
+    data = provenance.statement(subjects, params, provenance.git_source(job.sources.module_root),
+                                job.toolchain.version, toolchain_digest(job.toolchain.goroot, spec.cache_dir),
+                                described, byproducts)
+    return provenance.attachment(data, made.artifact.descriptor, described[0].created)
+
+
+def _jsonable(value: object) -> object:
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
