@@ -153,6 +153,11 @@ def main() -> None:
 @click.option("--provenance", is_flag=True,
               help="Attach SLSA v1 provenance (an in-toto statement: parameters, source commit, toolchain "
                    "and modules with digests, builder; docs/provenance.md) to each image as a referrer.")
+@click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Sign what is pushed where `cosign verify --key` looks: the image, each platform image, "
+                   "and the SPDX SBOM and provenance as attestations (`cosign verify-attestation`). FILE is "
+                   "an ECDSA P-256 key in PEM or cosign's encrypted key (password from COSIGN_PASSWORD, "
+                   "else asked on the terminal). Needs --push.")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
@@ -188,8 +193,8 @@ def main() -> None:
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations, runtime_env,
-              args, workdir, expose, stop_signal, data_dir, zoneinfo, sbom_formats, provenance, cache_dir, push,
-              push_by_digest,
+              args, workdir, expose, stop_signal, data_dir, zoneinfo, sbom_formats, provenance, sign_key, cache_dir,
+              push, push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -228,6 +233,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             image=_image_settings(labels, annotations, runtime_env, args, workdir, expose, stop_signal,
                                   data_dir or _default_data(sources), zoneinfo),
             attest=_attestations(sbom_formats, provenance),
+            signer=_signer(sign_key) if sign_key else None,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
             push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
             if push or push_by_digest else None,
@@ -246,6 +252,20 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     _run(spec, as_json, quiet)
+
+
+def _signer(path: Path):
+    """The --sign-key, loaded before the build (a wrong password fails at once)."""
+    from .sign import load_key
+
+    def password() -> bytes:
+        if "COSIGN_PASSWORD" in os.environ:
+            return os.environ["COSIGN_PASSWORD"].encode()
+        if not sys.stdin.isatty():
+            raise SpecError(f"{path} is encrypted: set COSIGN_PASSWORD (no terminal to ask on)")
+        return click.prompt(f"Password for {path}", hide_input=True, default="", show_default=False,
+                            err=True).encode()
+    return load_key(path, password)
 
 
 def _attestations(sbom_formats: str | None, provenance: bool):

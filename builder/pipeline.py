@@ -19,6 +19,7 @@ import certifi
 from ..oci import Image, Index, Platform, Reference, parse_reference
 from ..oci.artifact import Artifact
 from ..oci.digest import Digest
+from ..oci.manifest import Manifest
 from ..oci.sinks.archive import OciArchiveSink
 from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
@@ -172,6 +173,8 @@ def _build(job: Job) -> BuildResult:
         attached = attest.attachments(job, made, refs)
         written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs, attached,
                               spec.attest.archives)
+        if spec.signer is not None:
+            _publish_signatures(spec, made.artifact, attached, written)
         if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
             refs = tuple(dict.fromkeys(Reference(r.registry, r.repository) for r in refs))
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
@@ -181,6 +184,22 @@ def _build(job: Job) -> BuildResult:
         with _cache_store(spec) as store:
             log.info("%s", cacheremote.save(remote, cache_key(spec, job.toolchain), _build_cache(spec), store))
     return BuildResult(tuple(builds), job.toolchain)
+
+
+def _publish_signatures(spec: BuildSpec, artifact: Artifact, attached: list[Manifest],
+                        written: list[SinkResult]) -> None:
+    """Sign what was pushed, where cosign looks: the .sig and .att tags of each repository."""
+    from ..oci.registry.client import Registry
+    from . import sign
+    assert spec.signer is not None and spec.push is not None
+    repositories = dict.fromkeys((p.reference.registry, p.reference.repository)
+                                 for result in written for p in result.pushed)
+    with Registry(spec.push.credentials, spec.push.registry) as client:
+        for registry, name in repositories:
+            repo = client.repository(registry, name)
+            for tag, manifest in sign.signed_manifests(spec.signer, f"{registry}/{name}", artifact, attached).items():
+                repo.push(manifest, (tag,))
+            log.info("signed %s/%s@%s (and its attestations)", registry, name, artifact.digest)
 
 
 def cache_key(spec: BuildSpec, toolchain: Toolchain) -> gocache.CacheKey:

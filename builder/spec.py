@@ -16,6 +16,7 @@ from .errors import SpecError
 if TYPE_CHECKING:
     from ..oci.registry.transport import RegistryOptions
     from .gocache import RemoteCache
+    from .sign import Signer
 from .gobuild import CONTROLLED
 from .isolation import ISOLATIONS
 
@@ -194,6 +195,7 @@ class BuildSpec:
     isolation: str = "auto"  # where the go commands run: auto, chroot or none (isolation.py)
     image: ImageSettings = field(default_factory=ImageSettings)  # labels, runtime env, data files…
     attest: Attestations = field(default_factory=Attestations)  # SBOMs and provenance, as referrers
+    signer: Signer | None = None  # --sign-key: what is pushed is signed where cosign looks (sign.py)
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):
@@ -214,6 +216,8 @@ class BuildSpec:
             raise SpecError("--timeout must be a positive number of seconds")
         if not self.platforms:
             raise SpecError("at least one platform is required")
+        if self.signer is not None and self.push is None:
+            raise SpecError("--sign-key signs what is pushed: add --push (or --push-by-digest)")
         if len(set(self.platforms)) != len(self.platforms):
             raise SpecError("a platform is listed twice")
         if self.compression not in COMPRESSIONS or self.compression == "none":

@@ -37,7 +37,9 @@ class Manifest(RawArtifact):
     annotations: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        if not self.artifact_type or "/" not in self.artifact_type:
+        # image-spec: artifactType is required when the config is the empty one, optional (a
+        # manifest shaped as an image, cosign's signatures) when the config says what it is.
+        if (self.artifact_type or self.config is EMPTY_CONFIG) and "/" not in self.artifact_type:
             raise OciError(f"artifact type {self.artifact_type!r} is not a media type")
 
     @cached_property
@@ -45,11 +47,12 @@ class Manifest(RawArtifact):
         doc: dict[str, Any] = {
             "schemaVersion": 2,
             "mediaType": mediatypes.OCI_MANIFEST,
-            "artifactType": self.artifact_type,
             "config": self.config.descriptor.to_json(),
             # image-spec: an artifact without layers carries the empty descriptor as its one layer.
             "layers": [b.descriptor.to_json() for b in self.layers] or [EMPTY_CONFIG.descriptor.to_json()],
         }
+        if self.artifact_type:
+            doc["artifactType"] = self.artifact_type
         if self.subject is not None:
             doc["subject"] = self.subject.to_json()
         if self.annotations:

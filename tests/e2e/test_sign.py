@@ -1,0 +1,111 @@
+"""--sign-key (issue 18, part 3): the reference verifier, cosign, accepts leango's signatures of
+the image and its attestations (SLSA provenance, SPDX SBOM), refuses them under another key, and
+the key's password never shows."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+
+from support.cli import leango
+from support.paths import FIXTURES
+from support.tools import require, require_go_tool
+
+PASSWORD = "correct-horse-battery"
+
+
+def _cosign(*args: str, cwd=None, env=None) -> subprocess.CompletedProcess:
+    home = Path(cwd or ".")
+    env = {**os.environ, "HOME": str(home), "TUF_ROOT": str(home / "tuf"), **(env or {})}
+    return subprocess.run([require_go_tool("cosign"), *args], capture_output=True, text=True, cwd=cwd, env=env,
+                          timeout=120)
+
+
+@pytest.fixture(scope="module")
+def keys(tmp_path_factory):
+    """cosign's own encrypted key pair, and another pair that signed nothing."""
+    out = {}
+    for name in ("signer", "stranger"):
+        d = tmp_path_factory.mktemp(name)
+        proc = _cosign("generate-key-pair", cwd=d, env={"COSIGN_PASSWORD": PASSWORD})
+        assert proc.returncode == 0, proc.stderr
+        out[name] = d
+    return out
+
+
+def _verify(ref: str, pub: Path, *extra: str) -> subprocess.CompletedProcess:
+    return _cosign(*extra[:1], "--key", str(pub), "--insecure-ignore-tlog", "--allow-http-registry", *extra[1:], ref,
+                   cwd=pub.parent)
+
+
+def _build(registry, tmp_path, cache_dir, key: Path, *extra, env=None):
+    ref = f"{registry.host}/signed/hello:v1"
+    proc = leango("build", FIXTURES / "hello-world", "--tag", ref, "--push", "--insecure-registry", registry.host,
+                  "--sign-key", key, "--json", "--cache-dir", cache_dir, *extra,
+                  env={**os.environ, **(env or {})}, check=False)
+    return proc, ref
+
+
+def test_cosign_verifies_the_signature_and_the_attestations(keys, registry, tmp_path, cache_dir):
+    require("buildah")
+    proc, ref = _build(registry, tmp_path, cache_dir, keys["signer"] / "cosign.key", "--provenance", "-v",
+                       env={"COSIGN_PASSWORD": PASSWORD})
+    assert proc.returncode == 0, proc.stderr
+    assert PASSWORD not in proc.stdout + proc.stderr
+    digest = json.loads(proc.stdout)["digest"]
+    pinned = f"{ref.rsplit(':', 1)[0]}@{digest}"
+    pub = keys["signer"] / "cosign.pub"
+    ok = _verify(pinned, pub, "verify")
+    assert ok.returncode == 0, ok.stderr
+    claims = json.loads(ok.stdout)
+    assert claims[0]["critical"]["image"]["docker-manifest-digest"] == digest
+    provenance = _verify(pinned, pub, "verify-attestation", "--type", "slsaprovenance1")
+    assert provenance.returncode == 0, provenance.stderr
+    spdx = _verify(pinned, pub, "verify-attestation", "--type", "spdxjson")
+    assert spdx.returncode == 0, spdx.stderr
+    # Another key: cosign refuses every one of them.
+    stranger = keys["stranger"] / "cosign.pub"
+    assert _verify(pinned, stranger, "verify").returncode != 0
+    assert _verify(pinned, stranger, "verify-attestation", "--type", "slsaprovenance1").returncode != 0
+    # Nothing attested as CycloneDX was made: cosign finds none of that type.
+    assert _verify(pinned, pub, "verify-attestation", "--type", "cyclonedx").returncode != 0
+
+
+def test_a_plain_pem_key_signs_too_and_other_keys_are_refused(registry, tmp_path, cache_dir):
+    require("buildah")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = tmp_path / "p256.pem"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))
+    pub = tmp_path / "p256.pub"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    proc, ref = _build(registry, tmp_path, cache_dir, pem)
+    assert proc.returncode == 0, proc.stderr
+    digest = json.loads(proc.stdout)["digest"]
+    assert _verify(f"{ref.rsplit(':', 1)[0]}@{digest}", pub, "verify").returncode == 0
+    other = tmp_path / "rsa.pem"
+    other.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    proc, _ = _build(registry, tmp_path, cache_dir, other)
+    assert proc.returncode == 2 and "is not an ECDSA P-256 key" in proc.stderr
+
+
+def test_a_wrong_or_missing_password_fails_before_building(keys, registry, tmp_path, cache_dir):
+    key = keys["signer"] / "cosign.key"
+    proc, _ = _build(registry, tmp_path, cache_dir, key, env={"COSIGN_PASSWORD": "wrong-guess-123"})
+    assert proc.returncode == 2 and "wrong password" in proc.stderr
+    assert "wrong-guess-123" not in proc.stderr + proc.stdout
+    env = {k: v for k, v in os.environ.items() if k != "COSIGN_PASSWORD"}
+    proc = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/x/y:v1", "--push",
+                  "--sign-key", key, env=env, check=False, input="")
+    assert proc.returncode == 2 and "set COSIGN_PASSWORD" in proc.stderr
+    proc = leango("build", FIXTURES / "hello-world", "--sign-key", key, "--oci-layout", tmp_path / "l",
+                  env={**os.environ, "COSIGN_PASSWORD": PASSWORD}, check=False)
+    assert proc.returncode == 2 and "add --push" in proc.stderr

@@ -1,0 +1,201 @@
+"""Keys, payloads and manifests of --sign-key without a registry (cosign itself checks them end
+to end in tests/e2e/test_sign.py); and the provenance's scrubbing of URLs and reading of git."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+from leango.builder import provenance, sign
+from leango.oci import mediatypes
+from leango.oci.digest import Digest
+
+DIGEST = Digest.of_bytes(b"image")
+
+
+def _pem(key, password: bytes | None = None) -> bytes:
+    enc = serialization.BestAvailableEncryption(password) if password else serialization.NoEncryption()
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, enc)
+
+
+def _verify(public_key, signature: bytes, data: bytes) -> bool:
+    try:
+        public_key.verify(signature, data, ec.ECDSA(hashes.SHA256()))
+        return True
+    except InvalidSignature:
+        return False
+
+
+@pytest.fixture
+def p256(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "key.pem"
+    path.write_bytes(_pem(key))
+    return key, path
+
+
+def _no_password():
+    raise AssertionError("a plain key needs no password")
+
+
+def test_a_plain_p256_key_signs_deterministically(p256):
+    key, path = p256
+    signer = sign.load_key(path, _no_password)
+    first, second = signer.sign(b"payload"), signer.sign(b"payload")
+    assert first == second  # RFC 6979: the same bytes every time
+    assert _verify(key.public_key(), first, b"payload") and not _verify(key.public_key(), first, b"other")
+    assert signer.public_pem() == key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                                 serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert "BEGIN" not in repr(signer) and str(path) in repr(signer)
+
+
+def test_a_password_protected_pem_key_asks_for_its_password(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    path = tmp_path / "enc.pem"
+    path.write_bytes(_pem(key, b"pw-123"))
+    signer = sign.load_key(path, lambda: b"pw-123")
+    assert _verify(key.public_key(), signer.sign(b"x"), b"x")
+    with pytest.raises(sign.SigningError, match="cannot load the signing key") as info:
+        sign.load_key(path, lambda: b"nope")
+    assert "nope" not in str(info.value)
+
+
+@pytest.mark.parametrize("make", [lambda: ec.generate_private_key(ec.SECP384R1()), ed25519.Ed25519PrivateKey.generate],
+                         ids=["p384", "ed25519"])
+def test_keys_other_than_p256_are_refused(tmp_path, make):
+    path = tmp_path / "k.pem"
+    path.write_bytes(_pem(make()))
+    with pytest.raises(sign.SigningError, match="is not an ECDSA P-256 key"):
+        sign.load_key(path, _no_password)
+
+
+def test_unreadable_and_malformed_keys(tmp_path):
+    with pytest.raises(sign.SigningError, match="cannot read the signing key"):
+        sign.load_key(tmp_path / "missing.pem", _no_password)
+    bad = tmp_path / "bad.pem"
+    bad.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")
+    with pytest.raises(sign.SigningError, match="cannot load the signing key"):
+        sign.load_key(bad, _no_password)
+
+
+LEGACY_SCRYPT = {"N": 32768, "r": 8, "p": 1}
+
+
+def _cosign_key(tmp_path, params=LEGACY_SCRYPT, password=b"pw"):
+    """A key in cosign's encrypted format, made with the same primitives cosign uses."""
+    import nacl.secret
+    import nacl.utils
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    key = ec.generate_private_key(ec.SECP256R1())
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())
+    salt, nonce = nacl.utils.random(32), nacl.utils.random(24)
+    box_key = Scrypt(salt=salt, length=32, n=params["N"], r=params["r"], p=params["p"]).derive(password)
+    ciphertext = nacl.secret.SecretBox(box_key).encrypt(der, nonce).ciphertext
+    doc = {"kdf": {"name": "scrypt", "params": params, "salt": base64.b64encode(salt).decode()},
+           "cipher": {"name": "nacl/secretbox", "nonce": base64.b64encode(nonce).decode()},
+           "ciphertext": base64.b64encode(ciphertext).decode()}
+    body = base64.encodebytes(json.dumps(doc).encode()).decode()
+    path = tmp_path / "cosign.key"
+    path.write_text(f"-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n{body}-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n")
+    return key, path
+
+
+def test_cosign_encrypted_keys_open_with_the_right_password_only(tmp_path):
+    key, path = _cosign_key(tmp_path)
+    asked = []
+    signer = sign.load_key(path, lambda: asked.append(1) or b"pw")
+    assert asked == [1] and _verify(key.public_key(), signer.sign(b"x"), b"x")
+    with pytest.raises(sign.SigningError, match="wrong password"):
+        sign.load_key(path, lambda: b"pw2")
+
+
+def test_cosign_keys_with_unknown_parameters_are_refused(tmp_path):
+    _, path = _cosign_key(tmp_path, params={"N": 1024, "r": 8, "p": 1})  # weaker than any cosign makes
+    with pytest.raises(sign.SigningError, match="unknown key derivation"):
+        sign.load_key(path, lambda: b"pw")
+
+
+def test_the_signature_manifest_is_what_cosign_reads(p256):
+    key, path = p256
+    signer = sign.load_key(path, _no_password)
+    manifests = sign.signature_manifest(signer, "reg.example/team/app", [DIGEST])
+    manifest = manifests[DIGEST]
+    doc = json.loads(manifest.raw)
+    assert "artifactType" not in doc and doc["config"]["mediaType"] == mediatypes.OCI_CONFIG
+    (layer,) = manifest.layers
+    assert layer.descriptor.media_type == sign.SIMPLE_SIGNING
+    payload = layer.open().read()
+    assert json.loads(payload) == {"critical": {"identity": {"docker-reference": "reg.example/team/app"},
+                                                "image": {"docker-manifest-digest": str(DIGEST)},
+                                                "type": "cosign container image signature"}, "optional": None}
+    signature = base64.b64decode(dict(layer.descriptor.annotations)[sign.SIGNATURE_ANNOTATION])
+    assert _verify(key.public_key(), signature, payload)
+    config = json.loads(manifest.config.open().read())
+    assert config["rootfs"]["diff_ids"] == [str(layer.digest)]
+    assert sign.signature_tag(DIGEST) == f"sha256-{DIGEST.hex}.sig"
+    assert sign.attestation_tag(DIGEST) == f"sha256-{DIGEST.hex}.att"
+
+
+def test_attestations_are_dsse_envelopes_one_layer_each_per_subject(p256):
+    key, path = p256
+    signer = sign.load_key(path, _no_password)
+    other = Digest.of_bytes(b"other")
+    statements = [sign.Attestation(DIGEST, b'{"a":1}', "https://slsa.dev/provenance/v1"),
+                  sign.Attestation(DIGEST, b'{"b":2}', sign.SPDX_PREDICATE),
+                  sign.Attestation(other, b'{"c":3}', sign.SPDX_PREDICATE)]
+    manifests = sign.attestation_manifests(signer, statements)
+    assert set(manifests) == {DIGEST, other}
+    layers = manifests[DIGEST].layers
+    assert [dict(l.descriptor.annotations)["predicateType"] for l in layers] == [
+        "https://slsa.dev/provenance/v1", sign.SPDX_PREDICATE]
+    envelope = json.loads(layers[0].open().read())
+    assert envelope["payloadType"] == "application/vnd.in-toto+json"
+    assert base64.b64decode(envelope["payload"]) == b'{"a":1}'
+    sig = base64.b64decode(envelope["signatures"][0]["sig"])
+    assert _verify(key.public_key(), sig, b"DSSEv1 28 application/vnd.in-toto+json 7 {\"a\":1}")
+    assert not _verify(key.public_key(), sig, b'{"a":1}')  # what is signed is the PAE, not the payload
+
+
+def test_the_sbom_statement_wraps_the_document():
+    doc = json.loads(sign.sbom_statement(b'{"spdxVersion":"SPDX-2.3"}', "reg/app", DIGEST))
+    assert doc == {"_type": "https://in-toto.io/Statement/v1",
+                   "subject": [{"name": "reg/app", "digest": {"sha256": DIGEST.hex}}],
+                   "predicateType": "https://spdx.dev/Document", "predicate": {"spdxVersion": "SPDX-2.3"}}
+
+
+@pytest.mark.parametrize("text,clean", [
+    ("https://bot:tok@proxy.example/go,direct", "https://proxy.example/go,direct"),
+    ("https://a:1@one.example|https://b@two.example/,off", "https://one.example|https://two.example/,off"),
+    ("ssh://git:tok@host/repo.git", "ssh://host/repo.git"),
+    ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
+    ("https://host/p?email=a@b", "https://host/p?email=a@b"),
+    ("loopvar", "loopvar"),
+])
+def test_urls_lose_their_userinfo_and_other_text_stays(text, clean):
+    assert provenance.clean_url(text) == clean
+
+
+def _git(cwd, *args):
+    subprocess.run(["git", "-c", "user.email=a@b.c", "-c", "user.name=a", *args], cwd=cwd, check=True,
+                   capture_output=True)
+
+
+def test_git_source_reads_commit_remote_and_dirtiness(tmp_path):
+    assert provenance.git_source(tmp_path) is None  # not a work tree
+    (tmp_path / "main.go").write_text("package main\n")
+    _git(tmp_path, "init", "-q")
+    assert provenance.git_source(tmp_path) is None  # no commit yet
+    _git(tmp_path, "add", "-A")
+    _git(tmp_path, "commit", "-qm", "one")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True).stdout.strip()
+    assert provenance.git_source(tmp_path) == provenance.Source("", head, False)
+    _git(tmp_path, "remote", "add", "origin", "https://me:pat@git.example/x.git")
+    (tmp_path / "new.txt").write_text("untracked")
+    assert provenance.git_source(tmp_path) == provenance.Source("https://git.example/x.git", head, True)
