@@ -96,12 +96,18 @@ def git_source(directory: Path) -> Source | None:
 
 
 def _module_dependency(module: Module) -> dict[str, Any]:
+    """What was compiled: the replacement of a replaced module, unless it is a local directory
+    (whose path, maybe a host path, is not recorded: the original module names it)."""
     effective = module.effective
-    entry: dict[str, Any] = {"uri": purl(module), "name": effective.path}
-    if effective.sum:
+    local = module.replace is not None and not effective.version
+    compiled = module if local else effective
+    entry: dict[str, Any] = {"uri": purl(compiled), "name": compiled.path}
+    if h1_hex(effective):
         entry["digest"] = {"dirHash": h1_hex(effective)}
-    if module.replace is not None:
-        entry["annotations"] = {"replaces": module.path}
+    if local:
+        entry["annotations"] = {"replacedBy": "a local directory"}
+    elif module.replace is not None:
+        entry["annotations"] = {"replaces": f"{module.path}@{module.version}" if module.version else module.path}
     return entry
 
 
@@ -122,7 +128,8 @@ def statement(subjects: list[tuple[str, Digest]], params: Parameters, source: So
     seen: dict[str, dict[str, Any]] = {}
     for d in described:
         for module in d.info.deps:
-            seen.setdefault(purl(module), _module_dependency(module))
+            entry = _module_dependency(module)
+            seen.setdefault(entry["uri"], entry)
     deps.extend(seen[k] for k in sorted(seen))
     main = sorted({d.info.main.path for d in described})
     external: dict[str, Any] = {

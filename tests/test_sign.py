@@ -199,3 +199,44 @@ def test_git_source_reads_commit_remote_and_dirtiness(tmp_path):
     _git(tmp_path, "remote", "add", "origin", "https://me:pat@git.example/x.git")
     (tmp_path / "new.txt").write_text("untracked")
     assert provenance.git_source(tmp_path) == provenance.Source("https://git.example/x.git", head, True)
+
+
+def _described(platform: str, deps, go="go1.27.3"):
+    from leango.builder.buildinfo import BuildInfo, Module
+    from leango.builder.sbom import Described
+    from leango.oci.descriptor import Descriptor, Platform
+    os_, arch = platform.split("/")
+    manifest = Descriptor(mediatypes.OCI_MANIFEST, Digest.of_bytes(platform.encode()), 10, platform=Platform(os_, arch))
+    return Described("app", manifest, "1970-01-01T00:00:00Z", "/app",
+                     BuildInfo(go, "example.com/app", Module("example.com/app"), tuple(deps)), ())
+
+
+def test_the_statement_lists_each_module_once_with_what_was_compiled():
+    from leango.builder.buildinfo import Module
+    h1 = "h1:" + base64.b64encode(bytes(range(32))).decode()
+    plain = Module("github.com/a/b", "v1.0.0", h1)
+    forked = Module("github.com/c/d", "v1.1.0", "", Module("github.com/me/d", "v1.1.1", h1))
+    local = Module("github.com/e/f", "v0.1.0", "", Module("/home/me/src/f"))
+    described = [_described("linux/amd64", [plain, forked, local]), _described("linux/arm64", [plain])]
+    params = provenance.Parameters(("example.com/app",), ("linux/amd64", "linux/arm64"), ("reg/app:v1",), "",
+                                   (), (("TOKEN_URL", "https://u:p@h/x"),), "app", "65532", 0, {})
+    args = ([("reg/app:v1", DIGEST)], params, None, "go1.27.3", "ab" * 32, described)
+    raw = provenance.statement(*args)
+    assert raw == provenance.statement(*args)  # deterministic
+    doc = json.loads(raw)
+    deps = doc["predicate"]["buildDefinition"]["resolvedDependencies"]
+    assert deps[0]["name"] == "go-toolchain"  # no git source: no source entry
+    modules = {d["name"]: d for d in deps[1:]}
+    assert set(modules) == {"github.com/a/b", "github.com/me/d", "github.com/e/f"}
+    assert modules["github.com/a/b"] == {"uri": "pkg:golang/github.com/a/b@v1.0.0", "name": "github.com/a/b",
+                                         "digest": {"dirHash": bytes(range(32)).hex()}}
+    assert modules["github.com/me/d"]["annotations"] == {"replaces": "github.com/c/d@v1.1.0"}
+    assert modules["github.com/me/d"]["uri"] == "pkg:golang/github.com/me/d@v1.1.1"
+    assert modules["github.com/e/f"] == {"uri": "pkg:golang/github.com/e/f@v0.1.0", "name": "github.com/e/f",
+                                         "annotations": {"replacedBy": "a local directory"}}
+    assert b"/home/me" not in raw and b"u:p@" not in raw
+    assert doc["predicate"]["buildDefinition"]["externalParameters"]["env"] == {"TOKEN_URL": "https://h/x"}
+    assert [d["uri"] for d in deps[1:]] == sorted(d["uri"] for d in deps[1:])
+    with_source = json.loads(provenance.statement(args[0], params, provenance.Source("", "c0ffee", True), *args[3:]))
+    source = with_source["predicate"]["buildDefinition"]["resolvedDependencies"][0]
+    assert source == {"name": "source", "digest": {"gitCommit": "c0ffee"}, "annotations": {"dirty": True}}
