@@ -147,9 +147,9 @@ def main() -> None:
                    "in a scratch image).")
 @click.option("--sbom", "sbom_formats", metavar="FORMATS",
               help="Attach an SBOM of each platform image as a referrer: spdx (SPDX 2.3 JSON, the default), "
-                   "cyclonedx (CycloneDX 1.6 JSON), spdx,cyclonedx, or none. Attached in registries and OCI "
-                   "layouts; in an --oci-archive only when --sbom or --provenance is given (podman load "
-                   "refuses an archive holding more than one manifest).")
+                   "cyclonedx (CycloneDX 1.6 JSON), spdx,cyclonedx, or none. Pushed with the image; written "
+                   "into --oci-layout and --oci-archive only when --sbom or --provenance is given (skopeo and "
+                   "podman refuse a layout or archive holding several manifests unless told which).")
 @click.option("--provenance", is_flag=True,
               help="Attach SLSA v1 provenance (an in-toto statement: parameters, source commit, toolchain "
                    "and modules with digests, builder; docs/provenance.md) to each image as a referrer.")
@@ -272,7 +272,7 @@ def _attestations(sbom_formats: str | None, provenance: bool):
     from .sbom import parse_formats
     from .spec import Attestations
     formats = parse_formats(sbom_formats) if sbom_formats is not None else ("spdx",)
-    return Attestations(formats, provenance, archives=sbom_formats is not None or provenance)
+    return Attestations(formats, provenance, local=sbom_formats is not None or provenance)
 
 
 def _default_data(sources) -> Path | None:

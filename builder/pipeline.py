@@ -170,9 +170,10 @@ def _build(job: Job) -> BuildResult:
     builds = []
     for made in images:
         refs = references_for(spec, made.binary)
-        attached = attest.attachments(job, made, refs)
+        # Made only where they will be written: a push, or local outputs asked for them.
+        attached = attest.attachments(job, made, refs) if spec.push is not None or spec.attest.local else []
         written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs, attached,
-                              spec.attest.archives)
+                              spec.attest.local)
         if spec.signer is not None:
             _publish_signatures(spec, made.artifact, attached, written)
         if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
@@ -401,12 +402,12 @@ def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str 
 
 
 def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[Reference],
-                referrers: Sequence[Artifact] = (), archives: bool = False) -> list[SinkResult]:
-    """Write the artifact to each sink, and its referrers to the registry and the layout (to an
-    archive only when `archives`: podman load refuses an oci-archive holding more than one manifest)."""
+                referrers: Sequence[Artifact] = (), local: bool = False) -> list[SinkResult]:
+    """Write the artifact to each sink, and its referrers to the registry (to layouts and
+    archives only when `local`: skopeo and podman refuse one holding several manifests unnamed)."""
     results = []
     for sink in sinks:
-        carries = archives or sink.kind in ("oci_layout", "registry")
+        carries = local or sink.kind == "registry"
         result = sink.write(artifact, references, referrers if carries else ())
         if result.is_file:
             log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)

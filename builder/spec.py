@@ -95,12 +95,13 @@ class ImageSettings:
 @dataclass(frozen=True)
 class Attestations:
     """What each build attaches to its images as referrers (docs/supply-chain.md): an SBOM per
-    platform image in each format, and the build's SLSA provenance. They go to registries and
-    OCI layouts; to an oci-archive only when `archives` (asked for on the command line), since
-    podman load refuses an archive holding more than one manifest."""
+    platform image in each format, and the build's SLSA provenance. They go to registries
+    always; to layouts and archives only when `local` (asked for on the command line): skopeo and
+    podman refuse a layout or archive whose index.json holds more than one manifest unless told
+    which one, so by default those stay one image."""
     sbom: tuple[str, ...] = ("spdx",)
     provenance: bool = False
-    archives: bool = False
+    local: bool = False
 
     def __post_init__(self) -> None:
         unknown = [f for f in self.sbom if f not in ("spdx", "cyclonedx")]

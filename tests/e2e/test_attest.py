@@ -146,19 +146,29 @@ def test_the_same_build_attaches_the_same_bytes_and_a_dirty_tree_says_so(project
         (project / "notes.txt").unlink()
 
 
-def test_sbom_none_attaches_nothing_and_archives_get_them_only_when_asked(project, tmp_path, cache_dir):
+def test_local_outputs_get_them_only_when_asked_and_none_means_none(project, tmp_path, cache_dir, registry):
     require("buildah")
-    proc = leango("build", project, "--oci-layout", tmp_path / "none", "--sbom", "none", "--json",
-                  "--cache-dir", cache_dir)
-    digest = json.loads(proc.stdout)["digest"]
-    assert _referrers(tmp_path / "none", digest) == {}
-    # By default an oci-archive stays one image (podman load), while the layout beside it has the SBOM.
+    # By default a layout and an archive stay one image each (skopeo, podman load)…
     proc = leango("build", project, "--oci-layout", tmp_path / "default", "--oci-archive", tmp_path / "a.tar",
                   "--json", "--cache-dir", cache_dir)
-    assert set(_referrers(tmp_path / "default", digest)) == {"application/spdx+json"}
+    digest = json.loads(proc.stdout)["digest"]
+    assert _referrers(tmp_path / "default", digest) == {}
     assert _archive_types(tmp_path / "a.tar") == [""]
-    leango("build", project, "--oci-archive", tmp_path / "b.tar", "--sbom", "spdx", "--cache-dir", cache_dir)
+    # …while a push beside them carries the default SBOM.
+    ref = f"{registry.host}/team/default:v1"
+    leango("build", project, "--tag", ref, "--push", "--insecure-registry", registry.host, "--cache-dir", cache_dir)
+    remote = _oras("discover", "--plain-http", f"{registry.host}/team/default@{digest}")
+    assert [r["artifactType"] for r in remote["referrers"]] == ["application/spdx+json"]
+    # Asked for, they are written into both.
+    leango("build", project, "--oci-layout", tmp_path / "asked", "--oci-archive", tmp_path / "b.tar",
+           "--sbom", "spdx", "--cache-dir", cache_dir)
+    assert set(_referrers(tmp_path / "asked", digest)) == {"application/spdx+json"}
     assert _archive_types(tmp_path / "b.tar") == ["", "application/spdx+json"]
+    # none: nothing, even in the registry.
+    leango("build", project, "--tag", f"{registry.host}/team/none:v1", "--push", "--insecure-registry",
+           registry.host, "--sbom", "none", "--oci-layout", tmp_path / "none", "--cache-dir", cache_dir)
+    assert _referrers(tmp_path / "none", digest) == {}
+    assert not (_oras("discover", "--plain-http", f"{registry.host}/team/none@{digest}").get("referrers") or [])
 
 
 def _archive_types(path: Path) -> list[str]:
