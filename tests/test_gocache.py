@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import os
@@ -319,3 +320,88 @@ def test_a_chunk_declaring_an_impossible_size_is_refused_before_download():
     ok = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b"x"), 1)
     doc["layers"] = [ok.to_json()]
     assert cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok]
+
+
+def test_mismatch_names_what_is_missing():
+    key = CacheKey("go1.26.8", "linux/amd64", ("linux/amd64", "linux/arm64"))
+    base = {"dev.leango.cache.go-version": "go1.26.8"}
+    assert key.mismatch(base) == "made on an unknown host, this build runs on linux/amd64"
+    with_host = base | {"dev.leango.cache.host": "linux/amd64"}
+    assert key.mismatch(with_host) == "made for no platform, not for linux/amd64, linux/arm64"
+    assert key.mismatch(with_host | {"dev.leango.cache.platforms": "linux/s390x,,linux/386"}) == \
+        "made for linux/386, linux/s390x, not for linux/amd64, linux/arm64"
+
+
+def test_a_link_or_a_stray_file_does_not_end_the_walk(tmp_path):
+    names = fill(tmp_path, ["one", "two", "three"])
+    sub = tmp_path / names[0][:2]
+    # In the first entry's directory, a link and a stray file sorting before it: skipped, not the end.
+    os.symlink(tmp_path / names[0], sub / (names[0][:2] + "0" * 62 + "-d"))
+    (sub / "0-stray").write_text("x")
+    assert sorted(gocache.entries(tmp_path)) == sorted(names)
+
+
+def _cuts_after(name: str) -> bool:
+    """The documented boundary: the name's SHA-256, first four bytes big-endian, is 0 mod 64."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:4], "big") % 64 == 0
+
+
+def test_chunks_end_exactly_at_the_boundary_names():
+    names = sorted(entry_name(f"n{i}") for i in range(2000))
+    chunks = list(gocache.boundaries(names))
+    assert [n for c in chunks for n in c] == names
+    assert sum(map(_cuts_after, names)) >= 10  # the rule is exercised, many times
+    for chunk in chunks[:-1]:
+        assert _cuts_after(chunk[-1]) and not any(map(_cuts_after, chunk[:-1]))
+
+
+def test_a_chunk_holds_at_most_max_files(monkeypatch):
+    monkeypatch.setattr(gocache, "BOUNDARY_ONE_IN", 10**9)
+    monkeypatch.setattr(gocache, "MAX_CHUNK_FILES", 3)
+    names = [entry_name(f"m{i}") for i in range(7)]
+    assert [len(c) for c in gocache.boundaries(names)] == [3, 3, 1]
+
+
+@pytest.mark.parametrize("limit,sizes", [(960, [3] * 10), (961, [4] * 7 + [2])])
+def test_a_chunk_ends_when_its_bytes_reach_the_limit(tmp_path, monkeypatch, limit, sizes):
+    monkeypatch.setattr(gocache, "BOUNDARY_ONE_IN", 10**9)
+    monkeypatch.setattr(gocache, "MAX_CHUNK_BYTES", limit)
+    src = tmp_path / "src"
+    names = fill(src, [f"e{i}" for i in range(30)], size=300)
+    assert {(src / n).stat().st_size for n in names} == {320}
+    assert [len(c) for c in gocache._cut(src, sorted(names))] == sizes
+
+
+def test_exactly_max_chunks_are_reused_not_repacked(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "BOUNDARY_ONE_IN", 10**9)
+    monkeypatch.setattr(gocache, "MAX_CHUNK_FILES", 2)
+    src, store = tmp_path / "src", Store(tmp_path / "store")
+    fill(src, ["a", "b", "c", "d"])
+    first = {b.digest for b in pack(src, Store.open(store.root))}
+    assert len(first) == 2
+    monkeypatch.setattr(gocache, "MAX_CHUNKS", 3)
+    fill(src, ["zz-new"])  # one more chunk: 3 in all, at the limit
+    second = {b.digest for b in pack(src, Store.open(store.root))}
+    assert first < second and len(second) == 3
+
+
+def test_a_failed_chunk_write_leaves_no_temporary_file(tmp_path, monkeypatch):
+    src = tmp_path / "src"
+    fill(src, ["a"])
+
+    def broken(out, entries, **kw):
+        out.write(b"partial")
+        raise OSError("disk went away")
+    monkeypatch.setattr(gocache, "write_tar", broken)
+    store = Store(tmp_path / "store")
+    with pytest.raises(OSError, match="disk went away"):
+        pack(src, store)
+    assert list((store.root / "blobs").iterdir()) == []
+
+
+def test_a_chunk_is_titled_by_its_first_entry(tmp_path):
+    src = tmp_path / "src"
+    names = fill(src, ["x", "y"])
+    (chunk,) = pack(src, Store(tmp_path / "store"))
+    assert dict(chunk.descriptor.annotations)["org.opencontainers.image.title"] == \
+        f"go-build-{min(names).replace('/', '')[:16]}.tar.zst"

@@ -104,3 +104,99 @@ def test_a_blob_that_is_what_it_says_reads_whole(n):
 def test_a_blob_that_is_not_what_it_says_fails_while_it_streams(data, message):
     with pytest.raises(DigestMismatch, match=message):
         _read(data, _desc(LAYER, mediatypes.OCI_LAYER_GZIP))
+
+
+class _Counting(io.BytesIO):
+    """Records the size of every read asked of it."""
+
+    def __init__(self, data: bytes):
+        super().__init__(data)
+        self.asked: list[int] = []
+
+    def read(self, n=-1):
+        self.asked.append(n)
+        return super().read(n)
+
+
+def test_the_reader_asks_for_at_most_one_byte_past_the_blob():
+    desc = _desc(LAYER, mediatypes.OCI_LAYER_GZIP)
+    inner = _Counting(LAYER + b"tail")
+    reader = VerifiedReader(inner, desc, "test")
+    with pytest.raises(DigestMismatch) as info:
+        reader.read()  # all of it: the size plus one byte, which proves it too long
+    assert inner.asked == [len(LAYER) + 1]
+    assert str(info.value) == f"blob {desc.digest} in test: expected {len(LAYER)} bytes, got more bytes"
+    inner = _Counting(LAYER)
+    reader = VerifiedReader(inner, desc, "test")
+    assert reader.read(4) == LAYER[:4] and inner.asked == [4]
+    assert reader.read(0) == b"" and reader.read() == LAYER[4:]
+    assert inner.asked[-2] == len(LAYER) - 4 + 1
+
+
+def test_the_messages_name_the_blob_and_both_sides():
+    desc = _desc(LAYER, mediatypes.OCI_LAYER_GZIP)
+    short = VerifiedReader(io.BytesIO(LAYER[:-1]), desc, "oci:/x")
+    short.read()
+    with pytest.raises(DigestMismatch) as info:
+        short.read()
+    assert str(info.value) == f"blob {desc.digest} in oci:/x: expected {len(LAYER)} bytes, got {len(LAYER) - 1} bytes"
+    wrong = LAYER[:-1] + b"?"
+    with pytest.raises(DigestMismatch) as info:
+        VerifiedReader(io.BytesIO(wrong), desc, "oci:/x").read()
+    assert str(info.value) == f"blob {desc.digest} in oci:/x: expected {desc.digest}, got {Digest.of_bytes(wrong)}"
+    # Exactly the size, then more behind it (a read that stopped at the size): also too long.
+    with pytest.raises(DigestMismatch) as info:
+        VerifiedReader(io.BytesIO(LAYER + b"!"), desc, "oci:/x").read(len(LAYER))
+    assert str(info.value) == f"blob {desc.digest} in oci:/x: expected {len(LAYER)} bytes, got more bytes"
+
+
+def test_a_verified_blob_reads_to_its_end_once_checked():
+    desc = _desc(LAYER, mediatypes.OCI_LAYER_GZIP)
+    inner = _Counting(LAYER)
+    reader = VerifiedReader(inner, desc, "test")
+    assert reader.read(len(LAYER)) == LAYER
+    asked = len(inner.asked)
+    assert reader.read() == b"" and reader.read() == b""  # checked once: no probe for more each time
+    assert len(inner.asked) == asked + 2
+
+
+def test_only_sha256_blobs_are_read_and_the_source_is_closed():
+    inner = io.BytesIO(b"x")
+    desc = Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.parse("sha512:" + "a" * 128), 1)
+    with pytest.raises(OciError) as info:
+        VerifiedReader(inner, desc, "test")
+    assert str(info.value) == f"cannot verify a sha512 blob ({desc.digest})" and inner.closed
+
+
+def test_document_refusals_say_exactly_what():
+    raw = _manifest()
+    desc = _desc(raw, mediatypes.OCI_MANIFEST)
+    where = "docker://r/x"
+    with pytest.raises(DigestMismatch) as info:
+        parse(raw + b" ", desc, Blobs(), where)
+    assert str(info.value) == f"manifest {desc.digest} in {where}: expected {len(raw)} bytes, got {len(raw) + 1} bytes"
+    other = raw.replace(b'"layers"', b'"Layers"')
+    with pytest.raises(DigestMismatch) as info:
+        parse(other, Descriptor(desc.media_type, desc.digest, len(other)), Blobs(), where)
+    assert str(info.value) == f"manifest in {where}: expected {desc.digest}, got {Digest.of_bytes(other)}"
+    with pytest.raises(OciError) as info:
+        parse(raw, Descriptor(mediatypes.OCI_INDEX, desc.digest, desc.size), Blobs(), where)
+    assert str(info.value) == (f"manifest {desc.digest} in {where} says it is {mediatypes.OCI_MANIFEST}, "
+                               f"its descriptor says {mediatypes.OCI_INDEX}")
+
+
+def test_a_manifest_of_exactly_four_mib_is_read():
+    head = _manifest({"pad": ""})
+    exact = _manifest({"pad": "x" * (MAX_MANIFEST - len(head))})
+    assert len(exact) == MAX_MANIFEST
+    assert parse(exact, _desc(exact, mediatypes.OCI_MANIFEST), Blobs(), "test").raw == exact
+
+
+def test_without_a_media_type_the_descriptor_says_what_it_is():
+    raw = _manifest(media_type=None)
+    image = parse(raw, _desc(raw, mediatypes.OCI_MANIFEST), Blobs(CONFIG, LAYER), "test")
+    assert isinstance(image, ParsedImage) and image.descriptor == _desc(raw, mediatypes.OCI_MANIFEST)
+    index_raw = json.dumps({"schemaVersion": 2, "manifests": [_desc(raw, mediatypes.OCI_MANIFEST).to_json()]}).encode()
+    index = parse(index_raw, _desc(index_raw, mediatypes.OCI_INDEX), Blobs(raw), "where")
+    assert isinstance(index, ParsedIndex) and index.descriptor.digest == Digest.of_bytes(index_raw)
+    assert index.where == "where"
