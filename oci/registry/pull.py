@@ -82,7 +82,7 @@ class Puller:
             location = resp.headers.get("Location", "")
             resp.close()
             if not location:
-                raise RegistryError(f"GET {redact(url)} redirected without a Location")
+                raise RegistryError(f"GET {redact(url)} redirected without a Location", transient=False)
             url = requests.compat.urljoin(url, location)
             # Every redirect target passes the guard token realms and upload locations pass (no
             # downgrade to http, no metadata or link-local address); the transport sends
