@@ -8,6 +8,7 @@ import json
 import logging
 import tarfile
 
+import pytest
 import zstandard
 
 from leango.builder import cacheremote, gocache
@@ -144,3 +145,79 @@ def test_the_timeout_covers_the_restore(registry, tmp_path, caplog):
     in_time = cacheremote.restore(r, KEY, tmp_path / "ok" / "go-build", Store.open(tmp_path / "ok" / "store"),
                               deadline=time.monotonic() + 600)
     assert in_time == 50
+
+
+def _ref(text="127.0.0.1:5000/cache/x:go"):
+    return parse_reference(text)
+
+
+def _doc(**kw) -> bytes:
+    base = {"schemaVersion": 2, "artifactType": gocache.ARTIFACT_TYPE, "layers": [],
+            "annotations": dict(KEY.annotations())}
+    return json.dumps(base | kw).encode()
+
+
+def test_what_a_cache_manifest_must_be_and_the_exact_refusals(caplog):
+    assert cacheremote._cache_layers(_doc(), _ref(), KEY) == []
+    for raw, message in [
+        (b"[]", "the manifest is malformed: not an object"),
+        (b"{", "the manifest is malformed: "),
+        (_doc(artifactType=None, mediaType="application/vnd.oci.image.manifest.v1+json"),
+         "it is a application/vnd.oci.image.manifest.v1+json, not a leango Go build cache"),
+        (_doc(artifactType="application/spdx+json"), "it is a application/spdx+json, not a leango Go build cache"),
+        (_doc(layers=[{"mediaType": "text/plain", "digest": "sha256:" + "a" * 64, "size": 1}]),
+         f"layer sha256:{'a' * 64} is a text/plain, not a cache chunk"),
+        (_doc(layers=[{"mediaType": gocache.CHUNK_TYPE, "digest": "sha256:" + "a" * 64,
+                       "size": gocache.MAX_CHUNK_UNPACKED + 1}]),
+         f"layer sha256:{'a' * 64} declares {gocache.MAX_CHUNK_UNPACKED + 1} bytes, more than a chunk may be"),
+    ]:
+        with pytest.raises(gocache.CacheError) as info:
+            cacheremote._cache_layers(raw, _ref(), KEY)
+        assert str(info.value).startswith(message), (raw, str(info.value))
+    at_limit = [{"mediaType": gocache.CHUNK_TYPE, "digest": "sha256:" + "b" * 64, "size": gocache.MAX_CHUNK_UNPACKED}]
+    assert [str(d.digest) for d in cacheremote._cache_layers(_doc(layers=at_limit), _ref(), KEY)] == ["sha256:" + "b" * 64]
+    # Not an object where annotations belong: no key at all, so it does not match.
+    with caplog.at_level(logging.WARNING):
+        assert cacheremote._cache_layers(_doc(annotations=["x"]), _ref(), KEY) is None
+    assert caplog.messages == [f"ignoring the Go build cache at {_ref()}: made by an unknown toolchain, "
+                               f"this build uses {KEY.go_version}"]
+
+
+def test_two_caches_add_up_and_a_digest_reference_is_pulled_by_digest(registry, tmp_path, caplog):
+    fill(tmp_path / "a", [f"a{i}" for i in range(30)])
+    fill(tmp_path / "b", [f"b{i}" for i in range(20)])
+    for name in ("a", "b"):
+        cacheremote.save(remote(registry.host, cache_to=f"cache/two-{name}:go"), KEY, tmp_path / name,
+                         Store.open(tmp_path / f"s{name}"))
+    oras = require_go_tool("oras")
+    digest = run([oras, "resolve", "--plain-http", f"{registry.host}/cache/two-b:go"]).stdout.strip()
+    r = remote(registry.host, cache_from=["cache/two-a:go", f"cache/two-b@{digest}"])
+    with caplog.at_level(logging.INFO):
+        added = cacheremote.restore(r, KEY, tmp_path / "both", Store.open(tmp_path / "sboth"))
+    assert added == 50
+    assert f"Go build cache from {registry.host}/cache/two-b@{digest}: 1 chunks, 20 entries added" in caplog.messages
+
+
+def test_chunks_already_in_the_store_are_not_downloaded_again(registry, proxy, tmp_path):
+    fill(tmp_path / "src", [f"e{i}" for i in range(40)])
+    cacheremote.save(remote(registry.host, cache_to="cache/local:go"), KEY, tmp_path / "src",
+                     Store.open(tmp_path / "store"))
+    # The same store (this runner pushed it): a pull reads the chunks it holds, through a proxy
+    # that would corrupt any blob it served.
+    proxy.add(Fault("GET", "/blobs/sha256:", "status", status=200, body=b"corrupt", times=-1))
+    added = cacheremote.restore(remote(proxy.host, cache_from=["cache/local:go"]), KEY, tmp_path / "dst",
+                                Store.open(tmp_path / "store"))
+    assert added == 40
+
+
+def test_a_passed_deadline_stops_before_the_first_chunk(registry, tmp_path, caplog):
+    import time
+    fill(tmp_path / "src", [f"e{i}" for i in range(10)])
+    cacheremote.save(remote(registry.host, cache_to="cache/late:go"), KEY, tmp_path / "src",
+                     Store.open(tmp_path / "s1"))
+    with caplog.at_level(logging.WARNING):
+        added = cacheremote.restore(remote(registry.host, cache_from=["cache/late:go"]), KEY, tmp_path / "dst",
+                                    Store.open(tmp_path / "s2"), deadline=time.monotonic() - 1)
+    assert added == 0
+    assert caplog.messages == [f"not using the Go build cache at {registry.host}/cache/late:go: --timeout reached "
+                               "while pulling it; the build goes on without the rest"]
