@@ -11,7 +11,7 @@ from leango.oci.descriptor import Descriptor
 from leango.oci.digest import Digest
 from leango.oci.manifest import Manifest
 from leango.oci.registry.credentials import Credential
-from leango.oci.registry.push import PushReport, Pusher
+from leango.oci.registry.push import Pusher, PushReport
 from leango.oci.registry.transport import RegistryOptions, Transport
 from leango.oci.registry.upload import BlobOutcome
 from support.clock import instant_retry
