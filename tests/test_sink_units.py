@@ -1,0 +1,86 @@
+"""Sinks without a build: the registry sink's grouping, untagged pushes and referrers against the
+in-process fake; the docker-archive's warning; the lazy names of leango.oci.sinks."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from leango.oci import Reference, sinks
+from leango.oci.blob import Blob
+from leango.oci.descriptor import Descriptor
+from leango.oci.digest import Digest
+from leango.oci.errors import RegistryError
+from leango.oci.manifest import Manifest
+from leango.oci.registry.transport import RegistryOptions
+from leango.oci.sinks.docker_archive import DockerArchiveSink
+from leango.oci.sinks.registry import RegistrySink, push
+from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
+
+
+@pytest.fixture
+def fake():
+    f = FakeRegistry(Behaviour())
+    yield f
+    f.close()
+
+
+def _artifact(text: str, subject: Descriptor | None = None) -> Manifest:
+    data = text.encode()
+    return Manifest("application/vnd.test.a", (Blob(Descriptor("application/vnd.test", Digest.of_bytes(data),
+                                                              len(data)), data=data),), subject=subject)
+
+
+def _sink(**kw) -> RegistrySink:
+    return RegistrySink(options=RegistryOptions(retry=instant_retry(2)), **kw)
+
+
+def test_every_tag_of_every_repository_and_the_referrers(fake):
+    art = _artifact("image")
+    sbom = _artifact("sbom", subject=art.descriptor)
+    refs = [Reference(fake.host, "team/app", "v1"), Reference(fake.host, "team/app", "latest"),
+            Reference(fake.host, "team/mirror", "v1")]
+    result = _sink().write(art, refs, [sbom])
+    assert result.kind == "registry" and result.location == fake.host
+    assert [str(r) for r in result.references] == [f"{r}@{art.digest}" for r in refs]
+    assert {(k, v[1]) for k, v in fake.manifests.items() if k[1] in ("v1", "latest")} == {
+        (("team/app", "v1"), art.raw), (("team/app", "latest"), art.raw), (("team/mirror", "v1"), art.raw)}
+    for repo in ("team/app", "team/mirror"):
+        assert (repo, str(sbom.digest)) in fake.manifests  # the referrer, by digest, in each repository
+    # The second repository mounted what the first uploaded.
+    mirror = [p for p in result.pushed if p.reference.repository == "team/mirror"][0]
+    assert mirror.report.count("mounted") >= 1 and mirror.report.count("uploaded") == 0
+
+
+def test_by_digest_pushes_each_repository_once_untagged(fake):
+    art = _artifact("untagged")
+    refs = [Reference(fake.host, "team/app", "v1"), Reference(fake.host, "team/app", "v2")]
+    result = _sink(by_digest=True).write(art, refs)
+    assert [str(r) for r in result.references] == [f"{fake.host}/team/app@{art.digest}"]
+    assert set(fake.manifests) == {("team/app", str(art.digest))}
+
+
+def test_what_cannot_be_pushed_is_said(fake):
+    with pytest.raises(RegistryError, match="^pushing needs at least one reference naming where to push$"):
+        _sink().write(_artifact("x"), [])
+    digest = Digest.of_bytes(b"x")
+    with pytest.raises(RegistryError) as info:
+        push(_artifact("x"), [Reference(fake.host, "team/app", "", digest)], options=RegistryOptions())
+    assert str(info.value) == f"cannot push to {fake.host}/team/app@{digest}: a digest reference names content, not a tag"
+
+
+def test_a_docker_archive_says_it_leaves_referrers_behind(tmp_path, caplog, make_image):
+    image = make_image()
+    sbom = _artifact("sbom", subject=image.descriptor)
+    with caplog.at_level(logging.WARNING):
+        DockerArchiveSink(tmp_path / "a.tar").write(image, [], [sbom, sbom])
+    assert caplog.messages == [f"{tmp_path / 'a.tar'}: a docker-archive cannot hold the 2 artifacts attached "
+                               "to the image; write an oci-archive to carry them"]
+
+
+def test_the_sinks_package_names_each_sink_lazily():
+    assert sinks.RegistrySink is RegistrySink and sinks.DockerArchiveSink is DockerArchiveSink
+    with pytest.raises(AttributeError, match="^module 'leango.oci.sinks' has no attribute 'Nope'$"):
+        sinks.Nope  # noqa: B018
