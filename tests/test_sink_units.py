@@ -50,7 +50,7 @@ def test_every_tag_of_every_repository_and_the_referrers(fake):
     for repo in ("team/app", "team/mirror"):
         assert (repo, str(sbom.digest)) in fake.manifests  # the referrer, by digest, in each repository
     # The second repository mounted what the first uploaded.
-    mirror = [p for p in result.pushed if p.reference.repository == "team/mirror"][0]
+    mirror = next(p for p in result.pushed if p.reference.repository == "team/mirror")
     assert mirror.report.count("mounted") >= 1 and mirror.report.count("uploaded") == 0
 
 
