@@ -407,8 +407,9 @@ def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[
     archives only when `local`: skopeo and podman refuse one holding several manifests unnamed)."""
     results = []
     for sink in sinks:
-        carries = local or sink.kind == "registry"
-        result = sink.write(artifact, references, referrers if carries else ())
+        carried = referrers if local or sink.kind == "registry" else ()
+        # A sink written before referrers existed takes (artifact, references) alone.
+        result = sink.write(artifact, references, carried) if carried else sink.write(artifact, references)
         if result.is_file:
             log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)
         results.append(result)
