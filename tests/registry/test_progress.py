@@ -32,4 +32,4 @@ def test_no_progress_without_a_tty_or_with_quiet(registry, cache_dir):
         if extra:
             assert proc.stderr == ""
         else:
-            assert "3 blob(s) uploaded" in proc.stderr
+            assert "5 blob(s) uploaded" in proc.stderr  # the image's three, its SBOM's document and config

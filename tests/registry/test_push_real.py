@@ -20,7 +20,8 @@ def test_build_push_pull_run(registry, tmp_path, cache_dir):
     digest = result["digest"]
     assert [p["reference"] for p in result["pushed"]] == [f"{ref}@{digest}", f"{registry.host}/hello:latest@{digest}"]
     first = result["pushed"][0]
-    assert first["blobsUploaded"] + first["blobsExisting"] == 3
+    # the image's three blobs, and its SBOM's document and empty config
+    assert first["blobsUploaded"] + first["blobsExisting"] == 5
     info = skopeo_inspect(f"docker://{ref}", tls_verify=False)
     assert info["Digest"] == digest
     # The offline output of the same run is the same image.
@@ -37,7 +38,7 @@ def test_build_push_pull_run(registry, tmp_path, cache_dir):
                               "--cache-dir", cache_dir).stdout)
     assert again["digest"] == digest
     assert again["pushed"][0]["blobsUploaded"] == 0 and again["pushed"][0]["bytesUploaded"] == 0
-    assert again["pushed"][0]["blobsExisting"] == 3
+    assert again["pushed"][0]["blobsExisting"] == 5
 
 
 def test_push_requires_a_tag(tmp_path):
@@ -132,11 +133,11 @@ def test_mount_from_through_the_cli(registry, cache_dir, tmp_path):
     """--mount-from on the command line: the second repository's blobs are mounted, not uploaded."""
     first = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/cli-src/hello:v1", "--push",
                    "--json", "--cache-dir", cache_dir)
-    assert json.loads(first.stdout)["pushed"][0]["blobsUploaded"] == 3
+    assert json.loads(first.stdout)["pushed"][0]["blobsUploaded"] == 5  # the image's three, its SBOM's two
     second = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/cli-dst/hello:v1", "--push",
                     "--mount-from", "cli-src/hello", "--json", "--cache-dir", cache_dir)
     pushed = json.loads(second.stdout)["pushed"][0]
-    assert pushed["blobsMounted"] == 3 and pushed["blobsUploaded"] == 0
+    assert pushed["blobsMounted"] == 5 and pushed["blobsUploaded"] == 0
 
 
 def test_ca_bundle_through_the_cli_replaces_the_image_trust(tmp_path, cache_dir):
