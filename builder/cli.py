@@ -747,6 +747,46 @@ def index_create_cmd(target, sources, annotations, append, no_referrers, insecur
         click.echo(str(pushed.reference))
 
 
+@main.command("provenance")
+@click.argument("src")
+@click.option("-o", "--output", type=click.Path(path_type=Path, dir_okay=False), help="Write it here, not to stdout.")
+@_registry_flags(mount_from=False)
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def provenance_cmd(src, output, insecure, registry_ca, verbose):
+    """Print the SLSA provenance attached to SRC (an in-toto statement, docs/provenance.md): the
+    referrer of type application/vnd.in-toto+json whose predicate is SLSA Provenance v1, of the
+    image or index SRC names, or of one of its platform images.
+
+    \b
+    SRC as for `leango copy`. For example:
+      leango provenance registry.example.com/team/api:v1
+      leango provenance oci:build/layout --output api.intoto.json
+    Exit codes: 0 printed, 1 none attached (or unreadable), 2 bad input.
+    """
+    from ..oci.sources import attached, read_artifact
+    from .provenance import MEDIA_TYPE, PREDICATE_TYPE
+    _setup_logging(verbose, False)
+    with _opened(src, insecure, registry_ca) as (at, source):
+        artifact = read_artifact(source, at)
+        found = []
+        for referrer in attached(source, artifact):
+            if getattr(referrer, "artifact_type", "") != MEDIA_TYPE:
+                continue
+            for layer in referrer.blobs():
+                if layer.descriptor.media_type == MEDIA_TYPE:
+                    with layer.open() as f:
+                        data = f.read()
+                    if json.loads(data).get("predicateType") == PREDICATE_TYPE:
+                        found.append(data)
+        if not found:
+            raise OciError(f"{src}: no SLSA provenance is attached (build with --provenance)")
+    data = found[0]
+    if output:
+        output.write_bytes(data + b"\n")
+    else:
+        click.echo(data.decode())
+
+
 @main.command("sbom")
 @click.argument("src")
 @click.option("--format", "fmt", type=click.Choice(["spdx", "cyclonedx"]), default="spdx", show_default=True,

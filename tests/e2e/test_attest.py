@@ -103,7 +103,16 @@ def test_sbom_and_provenance_are_attached_valid_and_clean(project, tmp_path, cac
     remote = _oras("discover", "--plain-http", f"{registry.host}/team/hello@{digest}")
     assert {r["digest"] for r in remote["referrers"]} == set(found.values())
 
-    statement = _check_provenance(_payload(layout, found["application/vnd.in-toto+json"]))
+    payload = _payload(layout, found["application/vnd.in-toto+json"])
+    statement = _check_provenance(payload)
+    # leango provenance reads it back, from the layout and from the registry, byte for byte.
+    assert leango("provenance", f"oci:{layout}").stdout.encode() == payload + b"\n"
+    assert leango("provenance", ref, "--insecure-registry", registry.host).stdout.encode() == payload + b"\n"
+    # oras pulls the document as a named file.
+    pulled = tmp_path / "pulled"
+    subprocess.run([require_go_tool("oras"), "pull", "--oci-layout", f"{layout}@{found['application/vnd.in-toto+json']}",
+                    "-o", str(pulled)], check=True, capture_output=True)
+    assert (pulled / "provenance.intoto.json").read_bytes() == payload
     assert statement["subject"] == [{"name": ref, "digest": {"sha256": digest.split(":")[1]}}]
     build = statement["predicate"]["buildDefinition"]
     assert build["buildType"] == "https://leango.dev/provenance/go-image/v1"
@@ -154,6 +163,8 @@ def test_local_outputs_get_them_only_when_asked_and_none_means_none(project, tmp
     digest = json.loads(proc.stdout)["digest"]
     assert _referrers(tmp_path / "default", digest) == {}
     assert _archive_types(tmp_path / "a.tar") == [""]
+    none = leango("provenance", f"oci:{tmp_path / 'default'}", check=False)
+    assert none.returncode == 1 and "no SLSA provenance is attached (build with --provenance)" in none.stderr
     # …while a push beside them carries the default SBOM.
     ref = f"{registry.host}/team/default:v1"
     leango("build", project, "--tag", ref, "--push", "--insecure-registry", registry.host, "--cache-dir", cache_dir)
