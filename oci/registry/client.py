@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -36,6 +38,9 @@ from .upload import BlobUploader, Progress
 
 log = logging.getLogger(__name__)
 MAX_PAGES = 10_000  # a registry whose Link never ends is not followed for ever
+FALLBACK_ATTEMPTS = 6  # writes of the fallback tag before giving up on a registry others keep rewriting
+FALLBACK_SETTLE = 0.15  # seconds (up to twice that) before a write is checked: another client's
+# read-modify-write of the same tag lands within it
 
 
 def registry_host(registry: str) -> str:
@@ -210,19 +215,34 @@ class Repository:
         return BlobUploader(self.t, self.name, cancel=threading.Event())
 
     def _add_to_fallback(self, subject: Digest, entry: Descriptor, pusher: Pusher) -> None:
-        """Read-modify-write the fallback tag's index (one writer per repository in this process;
-        the spec accepts that two clients racing may lose an entry)."""
+        """Read-modify-write the fallback tag's index, then check it held: a registry offers no
+        conditional write, so a client that read the index before this write and writes after
+        it drops this entry. After each write the index is read again, once another client's
+        read-modify-write has had time to land, and the entry written again (with whatever the
+        other added) until it stays; one writer per repository in this process."""
         tag = fallback_tag(subject)
         with self._fallback_lock:
-            try:
-                existing = parse_referrers(self.manifest(tag, accept=(mediatypes.OCI_INDEX,)).raw, f"{self}:{tag}")
-            except RegistryError as exc:
-                if not exc.not_found:
-                    raise
-                existing = []
-            if entry.digest in {d.digest for d in existing}:
-                return
-            raw = referrers_index([*existing, entry])
-            pusher.put_manifest(Blob(Descriptor(mediatypes.OCI_INDEX, Digest.of_bytes(raw), len(raw)), data=raw), tag)
-            log.debug("%s: %s listed under the fallback tag %s", self, entry.digest, tag)
+            wrote = False
+            for _ in range(FALLBACK_ATTEMPTS):
+                existing = self._fallback_entries(tag)
+                if entry.digest in {d.digest for d in existing}:
+                    return
+                if wrote:
+                    log.info("%s: another client rewrote the fallback tag %s; listing %s again", self, tag,
+                             entry.digest)
+                raw = referrers_index([*existing, entry])
+                pusher.put_manifest(Blob(Descriptor(mediatypes.OCI_INDEX, Digest.of_bytes(raw), len(raw)), data=raw),
+                                    tag)
+                log.debug("%s: %s listed under the fallback tag %s", self, entry.digest, tag)
+                wrote = True
+                time.sleep(FALLBACK_SETTLE * (1 + random.random()))
+            raise RegistryError(f"{self}: {entry.digest} did not stay listed under the fallback tag {tag} after "
+                                f"{FALLBACK_ATTEMPTS} writes: other clients keep rewriting it", transient=False)
 
+    def _fallback_entries(self, tag: str) -> list[Descriptor]:
+        try:
+            return parse_referrers(self.manifest(tag, accept=(mediatypes.OCI_INDEX,)).raw, f"{self}:{tag}")
+        except RegistryError as exc:
+            if not exc.not_found:
+                raise
+            return []

@@ -253,3 +253,25 @@ def test_exists_and_mount_on_the_fake():
                 Descriptor("application/vnd.test", Digest.of_bytes(b"none"), 4), "team/base") is False
     finally:
         f.close()
+
+
+def test_a_fallback_tag_others_keep_rewriting_is_given_up_on(monkeypatch):
+    f = FakeRegistry(Behaviour())
+    monkeypatch.setattr(client_module, "FALLBACK_SETTLE", 0)
+    try:
+        subject = Manifest("application/vnd.test.subject", (Blob(Descriptor("application/vnd.test",
+                                                                            Digest.of_bytes(b"s"), 1), data=b"s"),))
+        referrer = _artifact_for(subject, "lost")
+        with Registry(options=_options()) as client:
+            repo = client.repository(f.host, "team/app")
+            repo.push(subject, ("v1",))
+            monkeypatch.setattr(repo, "_fallback_entries", lambda tag: [])  # as if rewritten every time
+            with pytest.raises(RegistryError) as info:
+                repo.push(referrer)
+        assert str(info.value) == (f"{f.host}/team/app: {referrer.digest} did not stay listed under the fallback "
+                                   f"tag {fallback_tag(subject.digest)} after {client_module.FALLBACK_ATTEMPTS} "
+                                   "writes: other clients keep rewriting it")
+        assert not info.value.transient
+        assert len(f.find("PUT", f"/manifests/{fallback_tag(subject.digest)}$")) == client_module.FALLBACK_ATTEMPTS
+    finally:
+        f.close()
