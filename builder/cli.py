@@ -12,7 +12,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import click
 
@@ -582,10 +582,14 @@ def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
 @click.option("--no-entrypoint", is_flag=True,
               help="Do not require each image's entrypoint to be a static ELF for its platform "
                    "(for images leango did not build, whose entrypoint may be a script).")
+@click.option("--key", "public_key", type=click.Path(path_type=Path, dir_okay=False), metavar="PUBKEY",
+              help="Also require a signature of SRC (and of each platform image) that verifies with this "
+                   "ECDSA P-256 public key (cosign.pub), as `cosign verify --key` does without a "
+                   "transparency log; and list the attestations that verify. Registry references only.")
 @_registry_flags(mount_from=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
-def verify_cmd(src, no_referrers, no_entrypoint, insecure, registry_ca, as_json, verbose):
+def verify_cmd(src, no_referrers, no_entrypoint, public_key, insecure, registry_ca, as_json, verbose):
     """Check that SRC is exactly what its digests say, before it is trusted.
 
     Every manifest, config and layer is read and hashed again (digest and size), every layer
@@ -606,13 +610,36 @@ def verify_cmd(src, no_referrers, no_entrypoint, insecure, registry_ca, as_json,
         referrers = [] if no_referrers else attached(source, artifact)
         report = verify(artifact, referrers, schemas=schemas, schemas_note=note,
                         entrypoint=None if no_entrypoint else _static_entrypoint)
+        signed = _verify_signed(src, at, source, artifact, public_key) if public_key else None
     doc = {"source": str(at), "digest": str(artifact.digest), "verified": True,
            "referrers": [str(r.digest) for r in referrers], **report.to_json()}
+    if signed is not None:
+        doc["signatures"] = signed
     if as_json:
         click.echo(json.dumps(doc, sort_keys=True))
     else:
         click.echo(f"{at}@{artifact.digest}: verified {len(report.manifests)} manifests, {report.blobs} blobs "
                    f"({report.bytes} bytes), {len(report.images)} images; schemas {note}")
+        for digest, found in (signed or {}).items():
+            click.echo(f"  {digest}: {found['signatures']} signature(s) verified with {public_key}"
+                       + (f"; attestations: {', '.join(found['attestations'])}" if found["attestations"] else ""))
+
+
+def _verify_signed(src, at, source, artifact, public_key: Path) -> dict[str, dict[str, Any]]:
+    """Each digest of artifact (the root, each platform image): the signatures and attestation
+    types that verify with public_key; OciError when one of them has no valid signature."""
+    from .sign import load_public_key, verified_attestations, verified_signatures
+    if at.transport != "docker":
+        raise OciError(f"{src}: signatures are read from a registry (cosign's sha256-<hex>.sig tags); "
+                       "layouts and archives do not carry them")
+    key = load_public_key(public_key)
+    out: dict[str, dict[str, Any]] = {}
+    for digest in dict.fromkeys([artifact.digest, *(i.digest for i in artifact.images())]):
+        count = verified_signatures(source, digest, key)
+        if not count:
+            raise OciError(f"{source.where}@{digest}: no signature verifies with {public_key}")
+        out[str(digest)] = {"signatures": count, "attestations": verified_attestations(source, digest, key)}
+    return out
 
 
 @contextlib.contextmanager

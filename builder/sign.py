@@ -216,3 +216,91 @@ def signed_manifests(signer: Signer, repository: str, artifact: Any,
                                           SPDX_PREDICATE))
     tags.update({attestation_tag(d): m for d, m in attestation_manifests(signer, statements).items()})
     return tags
+
+
+# -- verification (leango verify --key): the checks cosign makes with a key and no log ----------
+
+def load_public_key(path: Path) -> Any:
+    """An ECDSA P-256 public key in PEM (cosign.pub)."""
+    ec = _crypto()
+    from cryptography.hazmat.primitives import serialization
+    try:
+        key = serialization.load_pem_public_key(Path(path).read_bytes())
+    except OSError as exc:
+        raise SigningError(f"cannot read the public key {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise SigningError(f"{path} is not a PEM public key: {exc}") from None
+    if not isinstance(key, ec.EllipticCurvePublicKey) or key.curve.name != "secp256r1":
+        raise SigningError(f"the public key {path} is not an ECDSA P-256 key")
+    return key
+
+
+def _valid(public_key: Any, signature_b64: str, data: bytes) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives import hashes
+    ec = _crypto()
+    try:
+        public_key.verify(base64.b64decode(signature_b64, validate=True), data, ec.ECDSA(hashes.SHA256()))
+        return True
+    except (InvalidSignature, ValueError):
+        return False
+
+
+def _layers(source: Any, tag: str) -> list[Any]:
+    """The layers of the manifest under tag in source, verified as read; [] when there is none."""
+    from ..oci.errors import LayoutError, RegistryError
+    from ..oci.parsed import blob, load
+    try:
+        descriptor = source.resolve(tag)
+    except RegistryError as exc:
+        if exc.not_found:
+            return []
+        raise
+    except LayoutError:  # a layout without that name
+        return []
+    where = f"{source.where}:{tag}"
+    return [blob(source, d, where) for d in getattr(load(source, descriptor, where), "layer_descriptors", ())]
+
+
+def verified_signatures(source: Any, digest: Digest, public_key: Any) -> int:
+    """How many signatures under digest's .sig tag verify with public_key and claim digest."""
+    good = 0
+    for layer in _layers(source, signature_tag(digest)):
+        if layer.descriptor.media_type != SIMPLE_SIGNING:
+            continue
+        with layer.open() as f:
+            payload = f.read()
+        signature = dict(layer.descriptor.annotations).get(SIGNATURE_ANNOTATION, "")
+        if not _valid(public_key, signature, payload):
+            continue
+        try:
+            critical = json.loads(payload)["critical"]
+            claimed = critical["image"]["docker-manifest-digest"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        if claimed == str(digest) and critical.get("type") == "cosign container image signature":
+            good += 1
+    return good
+
+
+def verified_attestations(source: Any, digest: Digest, public_key: Any) -> list[str]:
+    """The predicate types of the attestations under digest's .att tag whose DSSE signature
+    verifies with public_key and whose statement names digest as a subject."""
+    found = []
+    for layer in _layers(source, attestation_tag(digest)):
+        if layer.descriptor.media_type != DSSE:
+            continue
+        with layer.open() as f:
+            try:
+                env = json.loads(f.read())
+                payload = base64.b64decode(env["payload"], validate=True)
+                sigs = [s["sig"] for s in env["signatures"]]
+                statement = json.loads(payload)
+                subjects = {f"{a}:{h}" for s in statement["subject"] for a, h in s["digest"].items()}
+            except (ValueError, KeyError, TypeError):
+                continue
+        if env.get("payloadType") != IN_TOTO or str(digest) not in subjects:
+            continue
+        if any(_valid(public_key, sig, pae(IN_TOTO, payload)) for sig in sigs):
+            found.append(str(statement.get("predicateType", "")))
+    return found

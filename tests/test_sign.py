@@ -240,3 +240,46 @@ def test_the_statement_lists_each_module_once_with_what_was_compiled():
     with_source = json.loads(provenance.statement(args[0], params, provenance.Source("", "c0ffee", True), *args[3:]))
     source = with_source["predicate"]["buildDefinition"]["resolvedDependencies"][0]
     assert source == {"name": "source", "digest": {"gitCommit": "c0ffee"}, "annotations": {"dirty": True}}
+
+
+def test_a_signature_counts_only_for_the_digest_it_claims_and_the_key_that_made_it(p256, tmp_path):
+    from leango.oci.sinks.layout import write_layout
+    from leango.oci.sources import LayoutSource
+    key, path = p256
+    signer = sign.load_key(path, _no_password)
+    other = Digest.of_bytes(b"another image")
+    layout = tmp_path / "layout"
+    # Under DIGEST's tag: a good signature of DIGEST; under OTHER's tag: a signature of DIGEST (a replay).
+    write_layout(layout, sign.signature_manifest(signer, "r/app", [DIGEST])[DIGEST], [sign.signature_tag(DIGEST)])
+    write_layout(layout, sign.signature_manifest(signer, "r/app", [DIGEST])[DIGEST], [sign.signature_tag(other)])
+    source = LayoutSource(layout)
+    assert sign.verified_signatures(source, DIGEST, key.public_key()) == 1
+    assert sign.verified_signatures(source, other, key.public_key()) == 0
+    stranger = ec.generate_private_key(ec.SECP256R1()).public_key()
+    assert sign.verified_signatures(source, DIGEST, stranger) == 0
+    assert sign.verified_signatures(source, Digest.of_bytes(b"unsigned"), key.public_key()) == 0
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v1", "predicateType": "https://x/p",
+                            "subject": [{"name": "r/app", "digest": {"sha256": DIGEST.hex}}], "predicate": {}}).encode()
+    att = sign.attestation_manifests(signer, [sign.Attestation(DIGEST, statement, "https://x/p")])[DIGEST]
+    write_layout(layout, att, [sign.attestation_tag(DIGEST)])
+    write_layout(layout, att, [sign.attestation_tag(other)])  # a statement about DIGEST under OTHER's tag
+    assert sign.verified_attestations(source, DIGEST, key.public_key()) == ["https://x/p"]
+    assert sign.verified_attestations(source, other, key.public_key()) == []
+    assert sign.verified_attestations(source, DIGEST, stranger) == []
+
+
+def test_public_keys_are_p256_pem_only(tmp_path, p256):
+    key, _ = p256
+    pub = tmp_path / "cosign.pub"
+    pub.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM,
+                                                  serialization.PublicFormat.SubjectPublicKeyInfo))
+    assert sign.load_public_key(pub).public_numbers() == key.public_key().public_numbers()
+    with pytest.raises(sign.SigningError, match="cannot read the public key"):
+        sign.load_public_key(tmp_path / "missing.pub")
+    pub.write_text("not a key")
+    with pytest.raises(sign.SigningError, match="is not a PEM public key"):
+        sign.load_public_key(pub)
+    pub.write_bytes(ec.generate_private_key(ec.SECP384R1()).public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    with pytest.raises(sign.SigningError, match="is not an ECDSA P-256 key"):
+        sign.load_public_key(pub)

@@ -75,6 +75,13 @@ def test_cosign_verifies_the_signature_and_the_attestations(keys, registry, tmp_
     assert _verify(pinned, stranger, "verify-attestation", "--type", "slsaprovenance1").returncode != 0
     # Nothing attested as CycloneDX was made: cosign finds none of that type.
     assert _verify(pinned, pub, "verify-attestation", "--type", "cyclonedx").returncode != 0
+    # leango verify --key makes the same checks without cosign, and refuses the stranger's key.
+    ours = json.loads(leango("verify", pinned, "--key", pub, "--insecure-registry", registry.host, "--json").stdout)
+    assert list(ours["signatures"]) == [digest] and ours["signatures"][digest]["signatures"] == 1
+    assert sorted(ours["signatures"][digest]["attestations"]) == ["https://slsa.dev/provenance/v1",
+                                                                   "https://spdx.dev/Document"]
+    theirs = leango("verify", pinned, "--key", stranger, "--insecure-registry", registry.host, check=False)
+    assert theirs.returncode == 1 and f"@{digest}: no signature verifies with {stranger}" in theirs.stderr
 
 
 def test_a_plain_pem_key_signs_too_and_other_keys_are_refused(registry, tmp_path, cache_dir):
@@ -90,6 +97,12 @@ def test_a_plain_pem_key_signs_too_and_other_keys_are_refused(registry, tmp_path
     assert proc.returncode == 0, proc.stderr
     digest = json.loads(proc.stdout)["digest"]
     assert _verify(f"{ref.rsplit(':', 1)[0]}@{digest}", pub, "verify").returncode == 0
+    # An image nobody signed: leango verify --key says so.
+    unsigned = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/unsigned/hello:v1", "--push",
+                      "--insecure-registry", registry.host, "--cache-dir", cache_dir, "--json")
+    unsigned_ref = f"{registry.host}/unsigned/hello@{json.loads(unsigned.stdout)['digest']}"
+    proc = leango("verify", unsigned_ref, "--key", pub, "--insecure-registry", registry.host, check=False)
+    assert proc.returncode == 1 and "no signature verifies with" in proc.stderr
     other = tmp_path / "rsa.pem"
     other.write_bytes(rsa.generate_private_key(65537, 2048).private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
