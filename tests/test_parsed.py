@@ -200,3 +200,28 @@ def test_without_a_media_type_the_descriptor_says_what_it_is():
     index = parse(index_raw, _desc(index_raw, mediatypes.OCI_INDEX), Blobs(raw), "where")
     assert isinstance(index, ParsedIndex) and index.descriptor.digest == Digest.of_bytes(index_raw)
     assert index.where == "where"
+
+
+def test_what_each_parsed_kind_holds():
+    raw = _manifest()
+    blobs = Blobs(CONFIG, LAYER)
+    image = parse(raw, _desc(raw, mediatypes.OCI_MANIFEST), blobs, "where")
+    assert list(image.child_manifests()) == [] and image.images() == (image,)
+    art_raw = _manifest({"artifactType": "application/spdx+json"})
+    art = parse(art_raw, _desc(art_raw, mediatypes.OCI_MANIFEST), blobs, "where")
+    assert [b.open().read() for b in art.blobs()] == [LAYER, CONFIG]  # layers, then the config
+    assert [b.digest for b in art.blobs()] == [Digest.of_bytes(LAYER), Digest.of_bytes(CONFIG)]
+    assert list(art.child_manifests()) == [] and art.images() == ()
+    other_config = b'{"architecture":"arm64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+    raw2 = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+                       "config": _desc(other_config, mediatypes.OCI_CONFIG).to_json(),
+                       "layers": [_desc(LAYER, mediatypes.OCI_LAYER_GZIP).to_json()]}).encode()
+    index_raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": [
+        _desc(raw, mediatypes.OCI_MANIFEST).to_json(), _desc(raw2, mediatypes.OCI_MANIFEST).to_json()]}).encode()
+    index = parse(index_raw, _desc(index_raw, mediatypes.OCI_INDEX), Blobs(raw, raw2, CONFIG, other_config, LAYER),
+                  "where")
+    assert [i.digest for i in index.images()] == [Digest.of_bytes(raw), Digest.of_bytes(raw2)]
+    # Each blob once (the shared layer), children's roots after their content.
+    assert [b.digest for b in index.blobs()] == [Digest.of_bytes(LAYER), Digest.of_bytes(CONFIG),
+                                                 Digest.of_bytes(other_config)]
+    assert [b.data for b in index.child_manifests()] == [raw, raw2]
