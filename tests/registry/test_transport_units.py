@@ -106,3 +106,15 @@ def test_a_closed_port_fails_at_once(fake):
 def test_cancelled_is_final_and_keeps_its_message():
     err = Cancelled("upload cancelled")
     assert str(err) == "upload cancelled" and err.transient is False
+
+
+def test_an_untrusted_certificate_is_final_and_says_both_ways_out(secure_registry):
+    host = secure_registry.host
+    t = Transport(host, Credential(), RegistryOptions(retry=instant_retry(5)))
+    with pytest.raises(RegistryError) as info:
+        t.ping()
+    text = str(info.value)
+    assert text.startswith(f"TLS verification failed for {host}: ")
+    assert text.endswith(f" (pass --registry-ca FILE with the registry's CA, or --insecure-registry {host} "
+                         "to skip verification)")
+    assert "certificate" in text.lower() and not info.value.transient and t.retry.sleep == []
