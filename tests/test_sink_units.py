@@ -84,3 +84,45 @@ def test_the_sinks_package_names_each_sink_lazily():
     assert sinks.RegistrySink is RegistrySink and sinks.DockerArchiveSink is DockerArchiveSink
     with pytest.raises(AttributeError, match="^module 'leango.oci.sinks' has no attribute 'Nope'$"):
         sinks.Nope  # noqa: B018
+
+
+def test_the_registry_sink_passes_on_its_credentials_options_mounts_and_progress(tmp_path, make_image):
+    import base64
+    import json as _json
+
+    from leango.oci.registry.credentials import CredentialSources
+    f = FakeRegistry(Behaviour(auth="basic"))
+    g = FakeRegistry(Behaviour())
+    try:
+        auth = tmp_path / "auth.json"
+        token = base64.b64encode(b"user:pass").decode()
+        auth.write_text(_json.dumps({"auths": {f.host: {"auth": token}}}))
+        image = make_image()
+        base = RegistrySink(CredentialSources((auth,)), RegistryOptions(retry=instant_retry(2)))
+        base.write(image, [Reference(f.host, "team/base", "v1")])
+        seen = []
+        sink = RegistrySink(CredentialSources((auth,)), RegistryOptions(retry=instant_retry(2), chunk_size=1 << 16),
+                            mount_from=("team/base",), progress=lambda *a: seen.append(a))
+        result = sink.write(image, [Reference(f.host, "team/app", "v1")])
+        assert result.pushed[0].report.count("mounted") == len(list(image.blobs()))
+        other = make_image(name="other")
+        result = sink.write(other, [Reference(f.host, "team/app", "v2"), Reference(g.host, "team/app", "v2")])
+        assert result.location == f"{f.host}, {g.host}"
+        assert f.find("PATCH") and seen  # chunked, as the options say; progress reported
+    finally:
+        f.close()
+        g.close()
+
+
+def test_an_oci_archive_holds_the_names_and_the_referrers(tmp_path):
+    import tarfile
+
+    from leango.oci.sinks.archive import OciArchiveSink
+    art = _artifact("image")
+    sbom = _artifact("sbom", subject=art.descriptor)
+    result = OciArchiveSink(tmp_path / "a.tar").write(art, [Reference("r.example", "team/app", "v1")], [sbom])
+    assert result.location == str(tmp_path / "a.tar") and result.kind == "oci_archive"
+    with tarfile.open(tmp_path / "a.tar") as tar:
+        index = __import__("json").load(tar.extractfile("index.json"))
+    assert [(m["digest"], m.get("annotations", {}).get("org.opencontainers.image.ref.name")) for m in
+            index["manifests"]] == [(str(art.digest), "r.example/team/app:v1"), (str(sbom.digest), None)]
