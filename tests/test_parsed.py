@@ -225,3 +225,37 @@ def test_what_each_parsed_kind_holds():
     assert [b.digest for b in index.blobs()] == [Digest.of_bytes(LAYER), Digest.of_bytes(CONFIG),
                                                  Digest.of_bytes(other_config)]
     assert [b.data for b in index.child_manifests()] == [raw, raw2]
+
+
+def test_every_field_of_a_parsed_manifest_is_kept():
+    subject = _desc(b"the subject", mediatypes.OCI_MANIFEST)
+    raw = _manifest({"subject": subject.to_json()})
+    blobs = Blobs(CONFIG, LAYER)
+    image = parse(raw, _desc(raw, mediatypes.OCI_MANIFEST), blobs, "oci:/l")
+    assert image.subject == subject and image.where == "oci:/l" and image.source is blobs
+    assert image.config_descriptor == _desc(CONFIG, mediatypes.OCI_CONFIG)
+    assert image.layer_descriptors == (_desc(LAYER, mediatypes.OCI_LAYER_GZIP),)
+    art_raw = _manifest({"artifactType": "application/spdx+json", "subject": subject.to_json()})
+    art = parse(art_raw, _desc(art_raw, mediatypes.OCI_MANIFEST), blobs, "oci:/l")
+    assert art.subject == subject and art.where == "oci:/l" and art.source is blobs
+    assert art.config_descriptor == _desc(CONFIG, mediatypes.OCI_CONFIG)
+    assert art.layer_descriptors == (_desc(LAYER, mediatypes.OCI_LAYER_GZIP),)
+    plain = parse(_manifest(), _desc(_manifest(), mediatypes.OCI_MANIFEST), blobs, "x")
+    assert plain.subject is None
+    index_raw = json.dumps({"schemaVersion": 2, "manifests": []}).encode()
+    index = parse(index_raw, _desc(index_raw, mediatypes.OCI_INDEX), blobs, "x")
+    assert index.raw == index_raw
+
+
+def test_malformed_and_unknown_documents_are_said_exactly():
+    raw = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST, "layers": []}).encode()
+    desc = _desc(raw, mediatypes.OCI_MANIFEST)
+    with pytest.raises(OciError) as info:
+        parse(raw, desc, Blobs(), "w")
+    assert str(info.value) == f"manifest {desc.digest} in w is malformed: 'config'"
+    odd = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.odd"}).encode()
+    odd_desc = _desc(odd, "application/vnd.odd")
+    with pytest.raises(OciError) as info:
+        parse(odd, odd_desc, Blobs(), "w")
+    assert str(info.value) == (f"manifest {odd_desc.digest} in w has media type 'application/vnd.odd', "
+                               "neither a manifest nor an index")

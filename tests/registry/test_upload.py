@@ -253,3 +253,47 @@ def test_exists_checks_the_size(fake):
     f.blobs[REPO] = {str(blob.digest): b"twelve bytes"}
     assert up.exists(blob)
     assert hashlib.sha256(b"twelve bytes").hexdigest() == blob.digest.hex
+
+
+class _Answer:
+    """What the registry answers a GET of an upload session."""
+
+    def __init__(self, headers):
+        import requests
+        self.headers = requests.structures.CaseInsensitiveDict(headers)
+        self.status_code = 204
+
+    def close(self):
+        pass
+
+
+@pytest.mark.parametrize("headers,offset,expected", [
+    ({"Range": "0-1499"}, 1000, 1500),  # it holds more than was confirmed: go on from there
+    ({"Range": "0-499"}, 1000, 500),  # less: send again from there
+    ({"Range": "0-2999"}, 1000, 3000),  # all of it (the blob's size): only the closing PUT is left
+    ({}, 1000, 0),  # no Range: start over
+    ({"Range": "0-"}, 1000, 0),
+    ({"Range": "0-9-9"}, 1000, 0),  # malformed: start over
+])
+def test_the_resume_point_is_where_the_registry_is(fake, headers, offset, expected):
+    up = _uploader(fake())
+    up.t.request = lambda *a, **kw: _Answer(headers)
+    assert up._resume_point("http://r/u?s=1", offset, 3000) == (expected, "http://r/u?s=1")
+
+
+@pytest.mark.parametrize("headers,offset", [({"Range": "0-999"}, 1000), ({"Range": "0-3000"}, 1000), ({}, 0)])
+def test_a_resume_point_that_did_not_move_or_is_past_the_end_restarts(fake, headers, offset):
+    up = _uploader(fake())
+    up.t.request = lambda *a, **kw: _Answer(headers)
+    with pytest.raises(RegistryError) as info:
+        up._resume_point("http://r/u", offset, 3000)
+    assert str(info.value).startswith("upload position stuck at ") and info.value.status == 416
+
+
+def test_a_new_location_after_a_416_is_followed(fake):
+    f = fake()
+    up = _uploader(f)
+    up._start()  # the transport knows its registry
+    up.t.request = lambda *a, **kw: _Answer({"Range": "0-9", "Location": "u2?_state=b"})
+    base = f"http://{f.host}/v2/{REPO}/blobs/uploads/u1?_state=a"
+    assert up._resume_point(base, 0, 100) == (10, f"http://{f.host}/v2/{REPO}/blobs/uploads/u2?_state=b")
