@@ -275,3 +275,34 @@ def test_a_fallback_tag_others_keep_rewriting_is_given_up_on(monkeypatch):
         assert len(f.find("PUT", f"/manifests/{fallback_tag(subject.digest)}$")) == client_module.FALLBACK_ATTEMPTS
     finally:
         f.close()
+
+
+def test_a_lost_fallback_entry_is_written_again_after_a_settle(monkeypatch, caplog):
+    import logging
+    f = FakeRegistry(Behaviour())
+    slept = []
+    monkeypatch.setattr(client_module.time, "sleep", slept.append)
+    try:
+        subject = Manifest("application/vnd.test.subject", (Blob(Descriptor("application/vnd.test",
+                                                                            Digest.of_bytes(b"s"), 1), data=b"s"),))
+        referrer = _artifact_for(subject, "kept")
+        with Registry(options=_options()) as client:
+            repo = client.repository(f.host, "team/app")
+            repo.push(subject, ("v1",))
+            real = repo._fallback_entries
+            reads = [[], []]  # before the first write, and right after it: another client's index
+
+            def entries(tag):
+                return reads.pop(0) if reads else real(tag)
+            monkeypatch.setattr(repo, "_fallback_entries", entries)
+            with caplog.at_level(logging.INFO, logger="leango.oci.registry.client"):
+                repo.push(referrer)
+            assert [d.digest for d in real(fallback_tag(subject.digest))] == [referrer.digest]
+        tag = fallback_tag(subject.digest)
+        assert len(f.find("PUT", f"/manifests/{tag}$")) == 2
+        assert caplog.messages.count(f"{f.host}/team/app: another client rewrote the fallback tag {tag}; "
+                                     f"listing {referrer.digest} again") == 1
+        settle = client_module.FALLBACK_SETTLE
+        assert len(slept) == 2 and all(settle <= s < 2 * settle for s in slept)
+    finally:
+        f.close()
