@@ -120,7 +120,7 @@ def test_tags_ask_for_a_page_size_and_refuse_what_is_not_json(server):
         with pytest.raises(RegistryError) as info:
             repo.tags()
     assert str(info.value).startswith(f"{server['host']}/r: the tag list is not JSON: ")
-    assert not info.value.transient
+    assert info.value.transient is False
 
 
 def test_pages_end_after_a_bound(server, monkeypatch):
@@ -132,7 +132,7 @@ def test_pages_end_after_a_bound(server, monkeypatch):
     client, repo = _repo(server)
     with client, pytest.raises(RegistryError) as info:
         repo.tags()
-    assert str(info.value) == f"{server['host']}/r: more than 3 pages" and not info.value.transient
+    assert str(info.value) == f"{server['host']}/r: more than 3 pages" and info.value.transient is False
 
 
 def _referrer(artifact_type: str, text: str) -> tuple[bytes, Descriptor]:
@@ -159,12 +159,20 @@ def test_the_referrers_api_is_probed_once_and_asked_for_a_type(server):
         assert sum(1 for c in server["calls"] if "referrers" in c[1]) == 3  # one probe, two listings
 
 
-def test_a_200_that_is_not_an_index_is_no_referrers_api(server):
+def test_a_200_that_is_not_an_index_is_no_referrers_api(server, caplog):
+    import logging
     server["routes"][f"/v2/r/referrers/{SUBJECT}"] = (200, "text/html", b"<html>", {})
     client, repo = _repo(server)
-    with client:
+    with client, caplog.at_level(logging.DEBUG, logger="leango.oci.registry.client"):
         assert repo.referrers_api(SUBJECT) is False
         assert repo.referrers(SUBJECT) == []  # the fallback tag, which is not there
+    assert f"{server['host']}/r: referrers API absent" in caplog.messages
+    server["routes"][f"/v2/r/referrers/{SUBJECT}"] = (200, mediatypes.OCI_INDEX + "; charset=utf-8",
+                                                      referrers_index([]), {})
+    client, repo = _repo(server)
+    with client, caplog.at_level(logging.DEBUG, logger="leango.oci.registry.client"):
+        assert repo.referrers_api(SUBJECT) is True
+    assert f"{server['host']}/r: referrers API present" in caplog.messages
 
 
 def test_listed_empty_types_are_read_to_learn_theirs(server):
@@ -271,7 +279,7 @@ def test_a_fallback_tag_others_keep_rewriting_is_given_up_on(monkeypatch):
         assert str(info.value) == (f"{f.host}/team/app: {referrer.digest} did not stay listed under the fallback "
                                    f"tag {fallback_tag(subject.digest)} after {client_module.FALLBACK_ATTEMPTS} "
                                    "writes: other clients keep rewriting it")
-        assert not info.value.transient
+        assert info.value.transient is False
         assert len(f.find("PUT", f"/manifests/{fallback_tag(subject.digest)}$")) == client_module.FALLBACK_ATTEMPTS
     finally:
         f.close()

@@ -78,7 +78,7 @@ def test_an_unasked_media_type_is_refused_once_and_said_exactly(fake, content_ty
     with pytest.raises(RegistryError) as info:
         _puller(f).manifest("v1")
     assert str(info.value) == f"{REPO}:v1 on {f.host} is a {shown}, not one of {', '.join(ACCEPT)}"
-    assert not info.value.transient and len(f.find("GET", "/manifests/")) == 1
+    assert info.value.transient is False and len(f.find("GET", "/manifests/")) == 1
 
 
 def test_a_manifest_by_digest_of_other_content_is_refused_once(fake):
@@ -89,7 +89,7 @@ def test_a_manifest_by_digest_of_other_content_is_refused_once(fake):
         _puller(f).manifest(str(asked))
     assert str(info.value) == (f"manifest {REPO}@{asked} from {f.host} has digest {Digest.of_bytes(body)}: "
                                "the registry sent other content than was asked for")
-    assert not info.value.transient and len(f.find("GET", "/manifests/")) == 1
+    assert info.value.transient is False and len(f.find("GET", "/manifests/")) == 1
 
 
 class _Redirecting(FakeRegistry):
@@ -122,7 +122,7 @@ def test_redirects_end_after_a_bound_and_are_not_retried(fake):
     with pytest.raises(RegistryError) as info:
         _puller(f, Credential()).blob(_desc(), io.BytesIO())
     assert str(info.value) == f"GET blob {_desc().digest}: more than {MAX_REDIRECTS} redirects"
-    assert not info.value.transient
+    assert info.value.transient is False
     assert len(f.find("GET", "/blobs/")) == MAX_REDIRECTS + 1  # the first GET and each redirect, once
 
 

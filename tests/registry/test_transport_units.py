@@ -99,7 +99,7 @@ def test_a_closed_port_fails_at_once(fake):
     t = Transport(host, Credential(), RegistryOptions(retry=instant_retry(5)))
     with pytest.raises(RegistryError) as info:
         t.request("GET", f"http://{host}/v2/", scopes=(), expect=(200,))
-    assert not info.value.transient and "cannot connect to" in str(info.value)
+    assert info.value.transient is False and "cannot connect to" in str(info.value)
     assert t.retry.sleep == []  # not retried
 
 
@@ -117,4 +117,4 @@ def test_an_untrusted_certificate_is_final_and_says_both_ways_out(secure_registr
     assert text.startswith(f"TLS verification failed for {host}: ")
     assert text.endswith(f" (pass --registry-ca FILE with the registry's CA, or --insecure-registry {host} "
                          "to skip verification)")
-    assert "certificate" in text.lower() and not info.value.transient and t.retry.sleep == []
+    assert "certificate" in text.lower() and info.value.transient is False and t.retry.sleep == []

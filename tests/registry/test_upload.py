@@ -155,13 +155,13 @@ def test_too_many_416_or_a_stuck_position_restarts_then_fails(fake, caplog):
     up = _uploader(f, chunk_size=1000, attempts=2)
     with pytest.raises(RegistryError, match="too many HTTP 416 answers") as info:
         up._chunked(_blob(b"z" * 2000), up._start())
-    assert info.value.status == 416 and info.value.transient
+    assert info.value.status == 416 and info.value.transient is True
     assert len(f.find("GET", "/blobs/uploads/")) == 2  # max_attempts recoveries, never a loop
     g = fake(fail_patch_416=100, stuck_range=True)
     up = _uploader(g, chunk_size=1000, attempts=2)
     with pytest.raises(RegistryError, match="upload position stuck at 1000 after HTTP 416") as info:
         up._chunked(_blob(b"z" * 2000), up._start())
-    assert info.value.status == 416 and info.value.transient
+    assert info.value.status == 416 and info.value.transient is True
 
 
 def test_abort_deletes_every_open_session(fake):
@@ -217,7 +217,7 @@ def test_a_session_without_location_or_with_a_bad_one(fake, monkeypatch):
     assert str(info.value) == f"POST http://{f.host}/v2/{REPO}/blobs/uploads/ returned no Location header"
     with pytest.raises(RegistryError, match="malformed Location 'http://\\[x'") as info:
         up._location(url, Resp({"Location": "http://[x"}))
-    assert not info.value.transient
+    assert info.value.transient is False
     with pytest.raises(RegistryError, match="upload location"):
         up._location(url, Resp({"Location": "http://169.254.169.254/v2/x"}))
     plain = f"http://{f.host}/v2/{REPO}/blobs/uploads/"
