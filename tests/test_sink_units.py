@@ -126,3 +126,17 @@ def test_an_oci_archive_holds_the_names_and_the_referrers(tmp_path):
         index = __import__("json").load(tar.extractfile("index.json"))
     assert [(m["digest"], m.get("annotations", {}).get("org.opencontainers.image.ref.name")) for m in
             index["manifests"]] == [(str(art.digest), "r.example/team/app:v1"), (str(sbom.digest), None)]
+
+
+def test_a_docker_archive_holds_its_names_at_its_time(tmp_path, make_image):
+    import json as _json
+    import tarfile
+    image = make_image()
+    ref = Reference("r.example", "team/app", "v1")
+    result = DockerArchiveSink(tmp_path / "d.tar", mtime=1_700_000_000).write(image, [ref])
+    assert result.kind == "tarball" and result.location == str(tmp_path / "d.tar")
+    assert [str(r) for r in result.references] == [f"{ref}@{image.digest}"]
+    with tarfile.open(tmp_path / "d.tar") as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1_700_000_000}
+        manifest = _json.load(tar.extractfile("manifest.json"))
+    assert manifest[0]["RepoTags"] == ["r.example/team/app:v1"]

@@ -297,3 +297,29 @@ def test_a_new_location_after_a_416_is_followed(fake):
     up.t.request = lambda *a, **kw: _Answer({"Range": "0-9", "Location": "u2?_state=b"})
     base = f"http://{f.host}/v2/{REPO}/blobs/uploads/u1?_state=a"
     assert up._resume_point(base, 0, 100) == (10, f"http://{f.host}/v2/{REPO}/blobs/uploads/u2?_state=b")
+
+
+@pytest.mark.parametrize("status,logged", [(204, False), (200, False), (202, False), (404, False), (405, True)])
+def test_a_cancelled_session_is_done_on_any_success_or_404(fake, status, logged, caplog):
+    class Answering(FakeRegistry):
+        def _blob(self, h, call, repo, rest, body):
+            if call.method == "DELETE":
+                return self._send(h, status)
+            return super()._blob(h, call, repo, rest, body)
+    f = Answering(Behaviour())
+    try:
+        up = _uploader(f)
+        location = up._start()
+        with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.upload"):
+            up._delete(location)
+        said = [m for m in caplog.messages if m.startswith("could not cancel upload session: ")]
+        assert bool(said) is logged and len(f.find("DELETE")) == 1  # never retried
+    finally:
+        f.close()
+
+
+def test_too_many_416_is_said_exactly(fake):
+    up = _uploader(fake(fail_patch_416=100), chunk_size=1000, attempts=1)
+    with pytest.raises(RegistryError) as info:
+        up._chunked(_blob(b"z" * 2000), up._start())
+    assert str(info.value) == "too many HTTP 416 answers; restarting the upload"
