@@ -5,13 +5,17 @@ the same bytes as the build that compiled it."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from ..oci import Reference
 from ..oci.manifest import Manifest
 from . import provenance, sbom
+from .buildinfo import BuildInfoError
 from .toolprint import toolchain_digest
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from .pipeline import Job
@@ -23,7 +27,15 @@ def attachments(job: Job, made: RecordedImage, references: Sequence[Reference]) 
     if not attest.any:
         return []
     images = made.artifact.images()
-    described = [sbom.describe(image, made.binary) for image in images]
+    try:
+        described = [sbom.describe(image, made.binary) for image in images]
+    except (sbom.SbomError, BuildInfoError) as exc:
+        if attest.local:  # asked for on the command line: a build that cannot give it fails
+            raise
+        # The default SBOM of a binary without Go build information (a toolchain before Go 1.18):
+        # the image is pushed without it, and the log says why.
+        log.warning("no SBOM attached to %s: %s", made.binary, exc)
+        return []
     out = [sbom.attachment(d, fmt) for d in described for fmt in attest.sbom]
     if attest.provenance:
         out.append(_provenance(job, made, references, described, out))

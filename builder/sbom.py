@@ -155,6 +155,13 @@ def _hash_to(src: Any, dest: Path | None) -> tuple[str, str, int]:
 
 # -- shared pieces ---------------------------------------------------------------------------
 
+def main_module(d: Described) -> Module:
+    """What was built: the main module, or for a binary built outside any module (the Go
+    toolchain's own commands, `go build file.go`) its main package's path, else the binary's name."""
+    main = d.info.main.effective
+    return main if main.path else Module(d.info.path or d.name, main.version)
+
+
 def purl(module: Module) -> str:
     namespace, _, name = module.path.rpartition("/")
     return PackageURL("golang", namespace or None, name, module.version or None).to_string()
@@ -208,7 +215,7 @@ def spdx(d: Described) -> bytes:
             "".join(sorted(f.sha1 for f in d.files)).encode(), usedforsecurity=False).hexdigest()},
         "externalRefs": [{"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl",
                           "referenceLocator": image_purl(d)}],
-    }, _spdx_package(main_id, info.main.effective, "APPLICATION",
+    }, _spdx_package(main_id, main_module(d), "APPLICATION",
                      "go build settings: " + "; ".join(f"{k}={v}" for k, v in _settings(info)))]
     packages.append({"SPDXID": std_id, "name": "stdlib", "versionInfo": info.go_version,
                      "downloadLocation": "https://go.dev/dl/", "filesAnalyzed": False,
@@ -261,7 +268,7 @@ def _spdx_package(pid: str, module: Module, purpose: str, comment: str = "") -> 
 
 def cyclonedx(d: Described) -> bytes:
     info = d.info
-    main = info.main.effective
+    main = main_module(d)
     main_ref = f"main:{main.path}"
     components: list[dict[str, Any]] = [{
         "type": "application", "bom-ref": main_ref, "name": main.path, "version": main.version or "(devel)",
