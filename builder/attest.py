@@ -53,16 +53,10 @@ def _provenance(job: Job, made: RecordedImage, references: Sequence[Reference],
         packages=(made.package,), platforms=tuple(str(p) for p in spec.platforms),
         references=tuple(str(r) for r in references), ldflags=spec.ldflags, build_tags=spec.build_tags,
         env=spec.env, binary_name=made.binary, user=spec.user, source_date_epoch=spec.source_date_epoch,
-        image={k: _jsonable(v) for k, v in spec.image.key().items() if k != "data_dir"})
+        image={k: v for k, v in spec.image.key().items() if k != "data_dir"})
     byproducts = [(f"{m.artifact_type} of {m.subject.digest}", m.layers[0].descriptor)
                   for m in sboms if m.subject is not None]
     data = provenance.statement(subjects, params, provenance.git_source(job.sources.module_root),
                                 job.toolchain.version, toolchain_digest(job.toolchain.goroot, spec.cache_dir),
                                 described, byproducts)
     return provenance.attachment(data, made.artifact.descriptor, described[0].created)
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, tuple):
-        return [_jsonable(v) for v in value]
-    return value

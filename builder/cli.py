@@ -628,13 +628,13 @@ def verify_cmd(src, no_referrers, no_entrypoint, public_key, insecure, registry_
 def _verify_signed(src, at, source, artifact, public_key: Path) -> dict[str, dict[str, Any]]:
     """Each digest of artifact (the root, each platform image): the signatures and attestation
     types that verify with public_key; OciError when one of them has no valid signature."""
-    from .sign import load_public_key, verified_attestations, verified_signatures
+    from .sign import load_public_key, signed_digests, verified_attestations, verified_signatures
     if at.transport != "docker":
         raise OciError(f"{src}: signatures are read from a registry (cosign's sha256-<hex>.sig tags); "
                        "layouts and archives do not carry them")
     key = load_public_key(public_key)
     out: dict[str, dict[str, Any]] = {}
-    for digest in dict.fromkeys([artifact.digest, *(i.digest for i in artifact.images())]):
+    for digest in signed_digests(artifact):
         count = verified_signatures(source, digest, key)
         if not count:
             raise OciError(f"{source.where}@{digest}: no signature verifies with {public_key}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -29,7 +28,8 @@ from ..oci.descriptor import Descriptor
 from ..oci.digest import Digest
 from ..oci.manifest import Manifest
 from .buildinfo import Module
-from .sbom import Described, h1_hex, purl, stdlib_purl
+from .redact import without_userinfo
+from .sbom import Described, h1_hex, main_module, purl, stdlib_purl
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ BUILD_TYPE = "https://leango.dev/provenance/go-image/v1"  # defined in docs/prov
 BUILDER_ID = "https://leango.dev/builder"
 MEDIA_TYPE = "application/vnd.in-toto+json"
 FILE_NAME = "provenance.intoto.json"
-_USERINFO = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)[^/?#@\s]*@")  # scheme://user:secret@
 
 
 @dataclass(frozen=True)
@@ -67,9 +66,9 @@ class Parameters:
 
 def clean_url(text: str) -> str:
     """Text without credentials: the userinfo of every URL in it removed (a GOPROXY list holds
-    several). Other text is kept as it is; scp-like git remotes (git@host:path) carry only a
-    user name."""
-    return _USERINFO.sub(r"\1", text)
+    several), by the rule every log line follows (redact.py). Other text is kept as it is;
+    scp-like git remotes (git@host:path) carry only a user name."""
+    return without_userinfo(text)
 
 
 def git_source(directory: Path) -> Source | None:
@@ -131,7 +130,7 @@ def statement(subjects: list[tuple[str, Digest]], params: Parameters, source: So
             entry = _module_dependency(module)
             seen.setdefault(entry["uri"], entry)
     deps.extend(seen[k] for k in sorted(seen))
-    main = sorted({d.info.main.path for d in described})
+    main = sorted({main_module(d).path for d in described})
     external: dict[str, Any] = {
         "packages": list(params.packages), "mainModules": main, "platforms": list(params.platforms),
         "references": list(params.references), "ldflags": params.ldflags, "buildTags": list(params.build_tags),

@@ -16,3 +16,8 @@ _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s\"']*@")
 def redact(text: str) -> str:
     """text with the userinfo of every URL in it replaced by `xxxxx`."""
     return _USERINFO.sub(r"\1xxxxx@", text)
+
+
+def without_userinfo(text: str) -> str:
+    """text with the userinfo of every URL in it removed (for what is kept, not shown: provenance)."""
+    return _USERINFO.sub(r"\1", text)

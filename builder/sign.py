@@ -32,11 +32,12 @@ from ..oci.canonical import canonical_json
 from ..oci.descriptor import Descriptor
 from ..oci.digest import Digest
 from ..oci.manifest import Manifest
+from . import provenance, sbom
 from .errors import BuildError
 
 SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 DSSE = "application/vnd.dsse.envelope.v1+json"
-IN_TOTO = "application/vnd.in-toto+json"
+IN_TOTO = provenance.MEDIA_TYPE
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 SPDX_PREDICATE = "https://spdx.dev/Document"
 _ENCRYPTED = (b"ENCRYPTED SIGSTORE PRIVATE KEY", b"ENCRYPTED COSIGN PRIVATE KEY")
@@ -177,7 +178,7 @@ def envelope(signer: Signer, statement: bytes) -> bytes:
 
 def sbom_statement(sbom: bytes, name: str, digest: Digest) -> bytes:
     """An in-toto statement whose predicate is the SPDX document (cosign's `--type spdxjson`)."""
-    return canonical_json({"_type": "https://in-toto.io/Statement/v1",
+    return canonical_json({"_type": provenance.STATEMENT_TYPE,
                            "subject": [{"name": name, "digest": {digest.algorithm: digest.hex}}],
                            "predicateType": SPDX_PREDICATE, "predicate": json.loads(sbom)})
 
@@ -198,12 +199,16 @@ def attestation_manifests(signer: Signer, attestations: list[Attestation]) -> di
     return {subject: _image_manifest(layers) for subject, layers in by_subject.items()}
 
 
+def signed_digests(artifact: Any) -> list[Digest]:
+    """What is signed (and what `leango verify --key` requires signed): the root and each platform image."""
+    return list(dict.fromkeys([artifact.digest, *(i.digest for i in artifact.images())]))
+
+
 def signed_manifests(signer: Signer, repository: str, artifact: Any,
                      attached: list[Manifest]) -> dict[str, Manifest]:
     """tag → manifest: a signature of the artifact's root and of each platform image, and the
     attached SPDX SBOMs and provenance as signed attestations of their subjects."""
-    digests = list(dict.fromkeys([artifact.digest, *(i.digest for i in artifact.images())]))
-    tags = {signature_tag(d): m for d, m in signature_manifest(signer, repository, digests).items()}
+    tags = {signature_tag(d): m for d, m in signature_manifest(signer, repository, signed_digests(artifact)).items()}
     statements = []
     for m in attached:
         if m.subject is None or not m.layers:
@@ -211,7 +216,7 @@ def signed_manifests(signer: Signer, repository: str, artifact: Any,
         payload = m.layers[0].open().read()
         if m.artifact_type == IN_TOTO:
             statements.append(Attestation(m.subject.digest, payload, json.loads(payload)["predicateType"]))
-        elif m.artifact_type == "application/spdx+json":
+        elif m.artifact_type == sbom.SPDX_TYPE:
             statements.append(Attestation(m.subject.digest, sbom_statement(payload, repository, m.subject.digest),
                                           SPDX_PREDICATE))
     tags.update({attestation_tag(d): m for d, m in attestation_manifests(signer, statements).items()})

@@ -174,6 +174,7 @@ def test_the_sbom_statement_wraps_the_document():
     ("https://bot:tok@proxy.example/go,direct", "https://proxy.example/go,direct"),
     ("https://a:1@one.example|https://b@two.example/,off", "https://one.example|https://two.example/,off"),
     ("ssh://git:tok@host/repo.git", "ssh://host/repo.git"),
+    ("https://bot:p@ss@proxy.example/go", "https://proxy.example/go"),  # an '@' in the password: all of it goes
     ("git@github.com:org/repo.git", "git@github.com:org/repo.git"),
     ("https://host/p?email=a@b", "https://host/p?email=a@b"),
     ("loopvar", "loopvar"),
