@@ -8,6 +8,7 @@ from leango.oci.registry.credentials import CredentialSources
 from leango.oci.registry.transport import RegistryOptions
 from leango.oci.sinks.registry import push
 from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
 from support.faultproxy import FaultProxy
 from support.registry import PASSWORD, USER, RealRegistry, make_htpasswd
 from support.tlsca import make_ca
@@ -49,3 +50,18 @@ def do_push():
         return push(artifact, refs, credentials=sources or CredentialSources(),
                     options=options or RegistryOptions(), **kw)
     return run
+
+
+@pytest.fixture
+def fake():
+    """fake(**behaviour) starts an in-process fake registry (fake(cls=Subclass, ...) one that
+    misbehaves its own way); every one started is closed after the test."""
+    made = []
+
+    def make(cls=FakeRegistry, **kw):
+        f = cls(Behaviour(**kw))
+        made.append(f)
+        return f
+    yield make
+    for f in made:
+        f.close()

@@ -202,8 +202,7 @@ def test_the_fallback_tag_is_read_as_an_index(server):
 def test_a_pushed_referrer_is_added_to_the_fallback_tag_once_keeping_the_others():
     f = FakeRegistry(Behaviour())
     try:
-        subject = Manifest("application/vnd.test.subject", (Blob(Descriptor("application/vnd.test",
-                                                                            Digest.of_bytes(b"s"), 1), data=b"s"),))
+        subject = _subject()
         with Registry(options=_options()) as client:
             repo = client.repository(f.host, "team/app")
             repo.push(subject, ("v1",))
@@ -217,6 +216,11 @@ def test_a_pushed_referrer_is_added_to_the_fallback_tag_once_keeping_the_others(
         assert all(d.artifact_type == "application/vnd.test.ref" for d in listed)
     finally:
         f.close()
+
+
+def _subject() -> Manifest:
+    return Manifest("application/vnd.test.subject",
+                    (Blob(Descriptor("application/vnd.test", Digest.of_bytes(b"s"), 1), data=b"s"),))
 
 
 def _artifact_for(subject: Manifest, text: str) -> Manifest:
@@ -267,8 +271,7 @@ def test_a_fallback_tag_others_keep_rewriting_is_given_up_on(monkeypatch):
     f = FakeRegistry(Behaviour())
     monkeypatch.setattr(client_module, "FALLBACK_SETTLE", 0)
     try:
-        subject = Manifest("application/vnd.test.subject", (Blob(Descriptor("application/vnd.test",
-                                                                            Digest.of_bytes(b"s"), 1), data=b"s"),))
+        subject = _subject()
         referrer = _artifact_for(subject, "lost")
         with Registry(options=_options()) as client:
             repo = client.repository(f.host, "team/app")
@@ -291,8 +294,7 @@ def test_a_lost_fallback_entry_is_written_again_after_a_settle(monkeypatch, capl
     slept = []
     monkeypatch.setattr(client_module.time, "sleep", slept.append)
     try:
-        subject = Manifest("application/vnd.test.subject", (Blob(Descriptor("application/vnd.test",
-                                                                            Digest.of_bytes(b"s"), 1), data=b"s"),))
+        subject = _subject()
         referrer = _artifact_for(subject, "kept")
         with Registry(options=_options()) as client:
             repo = client.repository(f.host, "team/app")

@@ -18,19 +18,6 @@ from support.fakeregistry import Behaviour, FakeRegistry
 CRED = Credential("user", "pass")
 
 
-@pytest.fixture
-def fake(request):
-    servers = []
-
-    def make(**kw):
-        f = FakeRegistry(Behaviour(**kw))
-        servers.append(f)
-        return f
-    yield make
-    for f in servers:
-        f.close()
-
-
 def _push(fake, img, repo="team/app", tags=("v1",), cred=CRED, **opts):
     options = RegistryOptions(**({"retry": instant_retry(5)} | opts))
     transport = Transport(fake.host, cred, options)

@@ -15,24 +15,11 @@ from leango.oci.registry.credentials import Credential
 from leango.oci.registry.pull import MAX_REDIRECTS, Puller
 from leango.oci.registry.transport import RegistryOptions, Transport
 from support.clock import instant_retry
-from support.fakeregistry import Behaviour, FakeRegistry
+from support.fakeregistry import FakeRegistry
 
 REPO = "team/app"
 DATA = b"blob bytes " * 100
 ACCEPT = (mediatypes.OCI_MANIFEST, mediatypes.OCI_INDEX)
-
-
-@pytest.fixture
-def fake():
-    made = []
-
-    def make(cls=FakeRegistry, **kw):
-        f = cls(Behaviour(**kw))
-        made.append(f)
-        return f
-    yield make
-    for f in made:
-        f.close()
 
 
 def _puller(f, cred=Credential("user", "pass")) -> Puller:

@@ -11,20 +11,6 @@ from leango.oci.registry import transport
 from leango.oci.registry.credentials import Credential
 from leango.oci.registry.transport import Cancelled, RegistryOptions, Transport
 from support.clock import instant_retry
-from support.fakeregistry import Behaviour, FakeRegistry
-
-
-@pytest.fixture
-def fake():
-    made = []
-
-    def make(**kw):
-        f = FakeRegistry(Behaviour(**kw))
-        made.append(f)
-        return f
-    yield make
-    for f in made:
-        f.close()
 
 
 def _t(f, cred=Credential()) -> Transport:

@@ -24,19 +24,6 @@ from support.fakeregistry import Behaviour, FakeRegistry
 REPO = "team/app"
 
 
-@pytest.fixture
-def fake():
-    servers = []
-
-    def make(**kw):
-        f = FakeRegistry(Behaviour(**kw))
-        servers.append(f)
-        return f
-    yield make
-    for f in servers:
-        f.close()
-
-
 def _blob(data: bytes) -> Blob:
     return Blob(Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.of_bytes(data), len(data)), data=data)
 
