@@ -104,7 +104,8 @@ class Attestations:
     local: bool = False
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.sbom if f not in ("spdx", "cyclonedx")]
+        from .sbom import FORMATS  # here, not at import: spec is read on every start
+        unknown = [f for f in self.sbom if f not in FORMATS]
         if unknown:
             raise SpecError(f"unknown SBOM format {unknown[0]!r}", "choose spdx, cyclonedx or both")
 

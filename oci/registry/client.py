@@ -147,13 +147,7 @@ class Repository:
             # manifest's artifactType: an entry saying "empty config" is read to learn its type.
             found = [self._typed(d) if d.artifact_type in ("", mediatypes.OCI_EMPTY) else d for d in found]
             return filtered(found, artifact_type)  # a registry may ignore the artifactType filter
-        try:
-            fetched = self.manifest(fallback_tag(subject), accept=(mediatypes.OCI_INDEX,))
-        except RegistryError as exc:
-            if exc.not_found:
-                return []
-            raise
-        return filtered(parse_referrers(fetched.raw, f"{self}:{fallback_tag(subject)}"), artifact_type)
+        return filtered(self._fallback_entries(fallback_tag(subject)), artifact_type)
 
     def _typed(self, listed: Descriptor) -> Descriptor:
         fetched = self.manifest(str(listed.digest))
@@ -240,6 +234,7 @@ class Repository:
                                 f"{FALLBACK_ATTEMPTS} writes: other clients keep rewriting it", transient=False)
 
     def _fallback_entries(self, tag: str) -> list[Descriptor]:
+        """What the fallback tag lists; nothing when the tag is not there."""
         try:
             return parse_referrers(self.manifest(tag, accept=(mediatypes.OCI_INDEX,)).raw, f"{self}:{tag}")
         except RegistryError as exc:
