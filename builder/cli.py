@@ -154,10 +154,11 @@ def main() -> None:
               help="Attach SLSA v1 provenance (an in-toto statement: parameters, source commit, toolchain "
                    "and modules with digests, builder; docs/provenance.md) to each image as a referrer.")
 @click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
-              help="Sign what is pushed where `cosign verify --key` looks: the image, each platform image, "
-                   "and the SPDX SBOM and provenance as attestations (`cosign verify-attestation`). FILE is "
+              help="Sign the image where `cosign verify --key` looks (its sha256-<hex>.sig tag): the image, "
+                   "each platform image, and the SPDX SBOM and provenance as attestations (.att, `cosign "
+                   "verify-attestation`); pushed, and written into --oci-layout and --oci-archive. FILE is "
                    "an ECDSA P-256 key in PEM or cosign's encrypted key (password from COSIGN_PASSWORD, "
-                   "else asked on the terminal). Needs --push.")
+                   "else asked on the terminal).")
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="Go build/module cache. Default: $XDG_CACHE_HOME/leango.")
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
@@ -505,7 +506,7 @@ def _copy(source, source_at, dest_at, platforms, options, mount_from, with_refer
     artifact = read_artifact(source, source_at)
     if platforms:
         artifact = _select(artifact, platforms)
-    referrers = attached(source, artifact) if with_referrers else []
+    referrers = _appending(attached(source, artifact)) if with_referrers else []
     carried = [str(r.digest) for r in referrers]
     names = [dest_at.ref] if dest_at.ref else []
     path = Path(dest_at.path)
@@ -534,6 +535,17 @@ def _copy(source, source_at, dest_at, platforms, options, mount_from, with_refer
     log.info("copied %s to %s%s", source_at, dest_at,
              f" with {len(carried)} attached artifacts" if carried else "")
     return result
+
+
+def _appending(found: list) -> list:
+    """Signatures and attestations found under cosign's tags, to be added to what the destination's
+    tags hold (as `cosign copy` and `cosign sign` do), not to replace it."""
+    from functools import partial
+
+    from ..oci.referrers import Tagged
+    from .sign import appended
+    return [Tagged(r.tag, r.artifact, partial(appended, r.artifact))
+            if isinstance(r, Tagged) and r.tag.endswith((".sig", ".att")) else r for r in found]
 
 
 def _select(artifact, platforms):
@@ -585,7 +597,8 @@ def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
 @click.option("--key", "public_key", type=click.Path(path_type=Path, dir_okay=False), metavar="PUBKEY",
               help="Also require a signature of SRC (and of each platform image) that verifies with this "
                    "ECDSA P-256 public key (cosign.pub), as `cosign verify --key` does without a "
-                   "transparency log; and list the attestations that verify. Registry references only.")
+                   "transparency log; and list the attestations that verify. A registry, a layout or an "
+                   "oci-archive (signatures under their sha256-<hex>.sig names).")
 @_registry_flags(mount_from=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
@@ -629,9 +642,9 @@ def _verify_signed(src, at, source, artifact, public_key: Path) -> dict[str, dic
     """Each digest of artifact (the root, each platform image): the signatures and attestation
     types that verify with public_key; OciError when one of them has no valid signature."""
     from .sign import load_public_key, signed_digests, verified_attestations, verified_signatures
-    if at.transport != "docker":
-        raise OciError(f"{src}: signatures are read from a registry (cosign's sha256-<hex>.sig tags); "
-                       "layouts and archives do not carry them")
+    if at.transport == "docker-archive":
+        raise OciError(f"{src}: a docker-archive cannot carry signatures; verify the registry image, "
+                       "or an oci: layout or oci-archive: that `leango copy` wrote")
     key = load_public_key(public_key)
     out: dict[str, dict[str, Any]] = {}
     for digest in signed_digests(artifact):

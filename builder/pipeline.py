@@ -20,6 +20,7 @@ from ..oci import Image, Index, Platform, Reference, parse_reference
 from ..oci.artifact import Artifact
 from ..oci.digest import Digest
 from ..oci.manifest import Manifest
+from ..oci.referrers import Tagged
 from ..oci.sinks.archive import OciArchiveSink
 from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
@@ -171,11 +172,11 @@ def _build(job: Job) -> BuildResult:
     for made in images:
         refs = references_for(spec, made.binary)
         # Made only where they will be written: a push, or local outputs asked for them.
-        attached = attest.attachments(job, made, refs) if spec.push is not None or spec.attest.local else []
-        written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs, attached,
-                              spec.attest.local)
-        if spec.signer is not None:
-            _publish_signatures(spec, made.artifact, attached, written)
+        local = spec.attest.local or spec.signer is not None
+        attached = attest.attachments(job, made, refs) if spec.push is not None or local else []
+        signed = _signatures(spec, made.artifact, attached, refs, made.binary) if spec.signer is not None else []
+        written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs,
+                              [*attached, *signed], local)
         if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
             refs = tuple(dict.fromkeys(Reference(r.registry, r.repository) for r in refs))
         builds.append(ImageBuild(made.binary, made.package, made.artifact,
@@ -187,20 +188,17 @@ def _build(job: Job) -> BuildResult:
     return BuildResult(tuple(builds), job.toolchain)
 
 
-def _publish_signatures(spec: BuildSpec, artifact: Artifact, attached: list[Manifest],
-                        written: list[SinkResult]) -> None:
-    """Sign what was pushed, where cosign looks: the .sig and .att tags of each repository."""
-    from ..oci.registry.client import Registry
+def _signatures(spec: BuildSpec, artifact: Artifact, attached: list[Manifest], refs: Sequence[Reference],
+                binary: str) -> list[Tagged]:
+    """Signatures of the image and attestations of its SBOM and provenance, written with it where
+    cosign looks (the .sig and .att tags). The payload names the first repository the image goes
+    to (cosign checks the digest it names, not the repository: a copy elsewhere still verifies)."""
     from . import sign
-    assert spec.signer is not None and spec.push is not None
-    repositories = dict.fromkeys((p.reference.registry, p.reference.repository)
-                                 for result in written for p in result.pushed)
-    with Registry(spec.push.credentials, spec.push.registry) as client:
-        for registry, name in repositories:
-            repo = client.repository(registry, name)
-            for tag, manifest in sign.signed_manifests(spec.signer, f"{registry}/{name}", artifact, attached).items():
-                repo.push(manifest, (tag,))
-            log.info("signed %s/%s@%s (and its attestations)", registry, name, artifact.digest)
+    assert spec.signer is not None
+    identity = f"{refs[0].registry}/{refs[0].repository}" if refs else binary
+    made = sign.signatures(spec.signer, identity, artifact, attached)
+    log.info("signed %s (and its attestations) with %s", artifact.digest, spec.signer.source)
+    return made
 
 
 def cache_key(spec: BuildSpec, toolchain: Toolchain) -> gocache.CacheKey:

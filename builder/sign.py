@@ -23,6 +23,7 @@ import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,9 @@ from ..oci.blob import Blob
 from ..oci.canonical import canonical_json
 from ..oci.descriptor import Descriptor
 from ..oci.digest import Digest
+from ..oci.errors import OciError
 from ..oci.manifest import Manifest
+from ..oci.referrers import Tagged
 from . import provenance, sbom
 from .errors import BuildError
 
@@ -131,8 +134,11 @@ def _cosign_decrypt(pem: bytes, password: bytes) -> bytes:
 
 def _image_manifest(layers: list[tuple[bytes, str, tuple[tuple[str, str], ...]]]) -> Manifest:
     """An image-shaped manifest holding each payload as a layer (as cosign writes .sig and .att)."""
-    blobs = tuple(Blob(Descriptor(media_type, Digest.of_bytes(data), len(data), annotations), data=data)
-                  for data, media_type, annotations in layers)
+    return _image_manifest_of(tuple(Blob(Descriptor(media_type, Digest.of_bytes(data), len(data), annotations),
+                                         data=data) for data, media_type, annotations in layers))
+
+
+def _image_manifest_of(blobs: tuple[Blob, ...]) -> Manifest:
     config = canonical_json({"architecture": "", "os": "", "config": {},
                              "rootfs": {"type": "layers", "diff_ids": [str(b.digest) for b in blobs]}})
     config_blob = Blob(Descriptor(mediatypes.OCI_CONFIG, Digest.of_bytes(config), len(config)), data=config)
@@ -223,6 +229,32 @@ def signed_manifests(signer: Signer, repository: str, artifact: Any,
     return tags
 
 
+def signatures(signer: Signer, repository: str, artifact: Any, attached: list[Manifest]) -> list[Tagged]:
+    """signed_manifests as attachments to write with the image: each appended to what its tag
+    holds already, as `cosign sign` appends (another signer's signature is never replaced)."""
+    return [Tagged(tag, manifest, partial(appended, manifest))
+            for tag, manifest in signed_manifests(signer, repository, artifact, attached).items()]
+
+
+def appended(new: Any, existing: bytes, blob_of: Callable[[Descriptor], Blob]) -> Manifest:
+    """The cosign manifest existing with the layers of new (a Manifest, or a ParsedImage read from
+    a source) it lacks added after its own; ValueError when existing is not an image manifest."""
+    try:
+        doc = json.loads(existing)
+        layers = [Descriptor.from_json(d) for d in doc["layers"]]
+    except (KeyError, TypeError, AttributeError, OciError) as exc:
+        raise ValueError(f"not an image manifest ({exc!r})") from None
+    if doc.get("mediaType", mediatypes.OCI_MANIFEST) not in mediatypes.MANIFEST_TYPES:
+        raise ValueError(f"a {doc.get('mediaType')}, not an image manifest")
+    # A layer is one signature: the same payload signed by another key is another layer (its
+    # signature is in the descriptor's annotations), the same descriptor is the same signature.
+    def same(d: Descriptor) -> tuple[object, ...]:
+        return d.media_type, d.digest, d.size, tuple(sorted(d.annotations))
+    there = {same(d) for d in layers}
+    blobs = [blob_of(d) for d in layers] + [b for b in new.layers if same(b.descriptor) not in there]
+    return _image_manifest_of(tuple(blobs))
+
+
 # -- verification (leango verify --key): the checks cosign makes with a key and no log ----------
 
 def load_public_key(path: Path) -> Any:
@@ -253,15 +285,10 @@ def _valid(public_key: Any, signature_b64: str, data: bytes) -> bool:
 
 def _layers(source: Any, tag: str) -> list[Any]:
     """The layers of the manifest under tag in source, verified as read; [] when there is none."""
-    from ..oci.errors import LayoutError, RegistryError
     from ..oci.parsed import blob, load
-    try:
-        descriptor = source.resolve(tag)
-    except RegistryError as exc:
-        if exc.not_found:
-            return []
-        raise
-    except LayoutError:  # a layout without that name
+    from ..oci.sources import find_tag
+    descriptor = find_tag(source, tag)
+    if descriptor is None:
         return []
     where = f"{source.where}:{tag}"
     return [blob(source, d, where) for d in getattr(load(source, descriptor, where), "layer_descriptors", ())]

@@ -218,8 +218,6 @@ class BuildSpec:
             raise SpecError("--timeout must be a positive number of seconds")
         if not self.platforms:
             raise SpecError("at least one platform is required")
-        if self.signer is not None and self.push is None:
-            raise SpecError("--sign-key signs what is pushed: add --push (or --push-by-digest)")
         if len(set(self.platforms)) != len(self.platforms):
             raise SpecError("a platform is listed twice")
         if self.compression not in COMPRESSIONS or self.compression == "none":

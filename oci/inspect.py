@@ -16,6 +16,7 @@ from .blob import Blob
 from .errors import OciError
 from .layer import decompressed
 from .parsed import ParsedImage, ParsedIndex, ParsedManifest
+from .referrers import Tagged
 
 CHUNK = 1 << 20
 _CONFIG_KEYS = ("Entrypoint", "Cmd", "User", "Env", "WorkingDir", "ExposedPorts", "Labels", "StopSignal")
@@ -119,15 +120,20 @@ def render(doc: dict[str, Any], indent: str = "") -> list[str]:
 
 def _referrer_lines(doc: dict[str, Any], indent: str) -> list[str]:
     return [f"{indent}  {'referrer':<11} {ref['digest'][:19]}  {ref['artifactType'] or ref['mediaType']}"
-            f"  (of {ref['subject'][:19]})" for ref in doc.get("referrers", [])]
+            + (f"  (tag {ref['tag']})" if ref.get("tag") else f"  (of {ref['subject'][:19]})")
+            for ref in doc.get("referrers", [])]
 
 
 def describe_referrers(referrers: list[Any]) -> list[dict[str, str]]:
-    """What is attached: each referrer's digest, type and the subject it names."""
+    """What is attached: each referrer's digest, type and the subject it names; an attachment by
+    tag (cosign's sha256-<hex>.sig) with its tag."""
     out = []
     for r in referrers:
         subject = getattr(r, "subject", None)
-        out.append({"digest": str(r.digest), "mediaType": r.media_type,
-                    "artifactType": getattr(r, "artifact_type", "") or "",
-                    "subject": str(subject.digest) if subject is not None else ""})
+        entry = {"digest": str(r.digest), "mediaType": r.media_type,
+                 "artifactType": getattr(r, "artifact_type", "") or "",
+                 "subject": str(subject.digest) if subject is not None else ""}
+        if isinstance(r, Tagged):
+            entry["tag"] = r.tag
+        out.append(entry)
     return out

@@ -8,6 +8,10 @@ Where they are found (image-spec manifest.md "subject", distribution-spec "Listi
 - an OCI layout (and so an oci-archive) lists them as untagged entries of index.json, as
   oras-go's OCI store writes them and `oras discover --oci-layout` reads them.
 
+Some attachments name their subject by tag instead: cosign's signatures (`sha256-<hex>.sig`),
+attestations (`.att`) and SBOMs (`.sbom`, also ko's). They are carried as `Tagged` artifacts:
+pushed under that tag, written into a layout as an entry of that name.
+
 A referrer's descriptor in such a list carries the referrer's artifactType (or, lacking one,
 its config's media type) and its annotations, so a client can filter without fetching it.
 """
@@ -15,18 +19,41 @@ its config's media type) and its annotations, so a client can filter without fet
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from . import mediatypes
+from .artifact import RawArtifact
 from .canonical import canonical_json
 from .descriptor import Descriptor
 from .digest import Digest
 from .errors import OciError
 
+if TYPE_CHECKING:
+    from .artifact import Artifact
+    from .blob import Blob
+    from .image import Image
+
+TAG_SUFFIXES = ("sig", "att", "sbom")
+_ATTACHMENT_TAG = re.compile(r"sha256-[0-9a-f]{64}(\.(sig|att|sbom))?")
+
 
 def fallback_tag(digest: Digest) -> str:
     """The distribution spec's referrers tag schema: <alg>-<ref>, each part truncated."""
     return f"{digest.algorithm[:32]}-{digest.hex[:64]}"
+
+
+def attachment_tags(digest: Digest) -> tuple[str, ...]:
+    """The tags where attachments of digest are found by name: cosign's .sig, .att and .sbom."""
+    return tuple(f"{fallback_tag(digest)}.{suffix}" for suffix in TAG_SUFFIXES)
+
+
+def is_attachment_tag(name: str) -> bool:
+    """True for a fallback tag or an attachment tag (a layout's entry may carry a repository before
+    the tag: REPO:sha256-<hex>.sig)."""
+    return _ATTACHMENT_TAG.fullmatch(name.rpartition(":")[2]) is not None
 
 
 def subject_of(raw: bytes) -> Digest | None:
@@ -70,3 +97,51 @@ def filtered(descriptors: Iterable[Descriptor], artifact_type: str = "") -> list
         if (not artifact_type or d.artifact_type == artifact_type) and d.digest not in seen:
             seen[d.digest] = d
     return list(seen.values())
+
+
+# What a Tagged attachment does when its tag already holds something else: the merged artifact,
+# from the bytes of the manifest there and a Blob for each descriptor that manifest names;
+# ValueError when the manifest there cannot be merged with.
+Merge = Callable[[bytes, Callable[[Descriptor], "Blob"]], "Artifact"]
+
+
+@dataclass(frozen=True)
+class Tagged(RawArtifact):
+    """An artifact attached by a tag naming its subject's digest (sha256-<hex>.sig), not by a
+    subject field. With merge, a write to a tag already holding another manifest keeps what is
+    there (cosign appends a signature to the .sig manifest; it never replaces another's)."""
+    tag: str
+    artifact: Artifact
+    merge: Merge | None = None
+
+    def __post_init__(self) -> None:
+        if not is_attachment_tag(self.tag) or ":" in self.tag:
+            raise OciError(f"{self.tag!r} is not an attachment tag (sha256-<hex>.sig, .att or .sbom)")
+
+    @property
+    def descriptor(self) -> Descriptor:
+        return self.artifact.descriptor
+
+    @property
+    def raw(self) -> bytes:
+        return self.artifact.raw
+
+    def blobs(self) -> Iterator[Blob]:
+        return self.artifact.blobs()
+
+    def child_manifests(self) -> Iterator[Blob]:
+        return self.artifact.child_manifests()
+
+    def images(self) -> tuple[Image, ...]:
+        # A signature is shaped as an image (cosign's .sig) but runs nothing.
+        return ()
+
+    def merged(self, existing: bytes | None, blob_of: Callable[[Descriptor], Blob]) -> Artifact:
+        """What to write under the tag, given the manifest it holds now (None: nothing)."""
+        if existing is None or self.merge is None or Digest.of_bytes(existing) == self.digest:
+            return self.artifact
+        try:
+            return self.merge(existing, blob_of)
+        except ValueError as exc:  # json's errors are ValueErrors too
+            raise OciError(f"{self.tag} holds a manifest leango cannot add to, and does not replace: "
+                           f"{exc}") from None

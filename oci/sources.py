@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import tarfile
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
@@ -24,10 +23,19 @@ from .artifact import Artifact
 from .canonical import canonical_json
 from .descriptor import Descriptor, Platform
 from .digest import Digest, copy_hashed
-from .errors import ArchiveError, DigestMismatch, LayoutError, OciError
+from .errors import ArchiveError, DigestMismatch, LayoutError, OciError, RegistryError
 from .parsed import MAX_MANIFEST, ParsedImage, ParsedIndex, ParsedManifest, Source, load
 from .reference import Reference, parse_reference
-from .referrers import fallback_tag, filtered, parse_referrers, referrer_descriptor, subject_of
+from .referrers import (
+    Tagged,
+    attachment_tags,
+    fallback_tag,
+    filtered,
+    is_attachment_tag,
+    parse_referrers,
+    referrer_descriptor,
+    subject_of,
+)
 from .sinks.layout import REF_NAME
 
 if TYPE_CHECKING:
@@ -58,11 +66,6 @@ def _pick(entries: list[Descriptor], ref: str, where: str) -> Descriptor:
     return _plain(found[0])
 
 
-def _is_fallback(name: str) -> bool:
-    alg, dash, hex_ = name.rpartition(":")[2].partition("-")
-    return bool(dash) and alg == "sha256" and len(hex_) == 64 and all(c in "0123456789abcdef" for c in hex_)
-
-
 class _IndexSource:
     """What a layout and an archive share: an index.json and blobs/ALG/HEX inside some tree."""
     where: str
@@ -84,9 +87,9 @@ class _IndexSource:
     def resolve(self, reference: str) -> Descriptor:
         entries = self.entries()
         if not reference and len({d.digest for d in entries}) > 1:
-            # Referrers (an SBOM, a signature: untagged entries naming a subject) and the lists
-            # under fallback tags are not what a layout without REF means.
-            entries = [d for d in entries if not _is_fallback(d.annotation(REF_NAME) or "")
+            # Referrers (an SBOM, a signature: untagged entries naming a subject), the lists
+            # under fallback tags and cosign's tags are not what a layout without REF means.
+            entries = [d for d in entries if not is_attachment_tag(d.annotation(REF_NAME) or "")
                        and (d.media_type not in mediatypes.ALL_MANIFEST_TYPES or subject_of(self._raw(d)) is None)]
         return _pick(entries, reference, self.where)
 
@@ -349,14 +352,7 @@ class RegistrySource:
         return self._repo.manifest(str(descriptor.digest)).raw
 
     def open_blob(self, descriptor: Descriptor) -> BinaryIO:
-        spool = tempfile.TemporaryFile()  # noqa: SIM115 -- verified while fetched; the caller closes it
-        try:
-            self._repo.blob(descriptor, spool)
-        except BaseException:
-            spool.close()
-            raise
-        spool.seek(0)
-        return spool
+        return self._repo.open_blob(descriptor)
 
     def referrers(self, subject: Digest) -> list[Descriptor]:
         return self._repo.referrers(subject)
@@ -421,12 +417,33 @@ def open_source(location: Location, credentials: CredentialSources | None = None
     return RegistrySource(location.reference, credentials or CredentialSources(), options)
 
 
-def attached(source: Source, artifact: Artifact) -> list[ParsedImage | ParsedIndex | ParsedManifest]:
+def find_tag(source: Source, tag: str) -> Descriptor | None:
+    """The manifest under tag in source (a registry's tag, a layout's entry of that name), None
+    when there is none; sources without tags (a docker-archive) have none."""
+    if isinstance(source, _IndexSource):
+        found = [d for d in source.entries() if d.annotation(REF_NAME) == tag]
+        return _plain(found[0]) if found else None
+    if isinstance(source, RegistrySource):
+        try:
+            return source.resolve(tag)
+        except RegistryError as exc:
+            if exc.not_found:
+                return None
+            raise
+    return None
+
+
+Attached = ParsedImage | ParsedIndex | ParsedManifest | Tagged
+
+
+def attached(source: Source, artifact: Artifact) -> list[Attached]:
     """Everything attached to artifact in source: the referrers of its root and of every manifest
     it holds, then theirs (a signature of an SBOM), each once, subjects before their referrers;
-    each parsed, so verified against its descriptor."""
+    then what cosign's tags hold for each of them (sha256-<hex>.sig, .att, .sbom) as Tagged.
+    Each is parsed, so verified against its descriptor."""
     queue = [artifact.digest, *(b.digest for b in artifact.child_manifests())]
-    seen, found = set(queue), []
+    seen, subjects = set(queue), list(queue)
+    found: list[Attached] = []
     while queue:
         subject = queue.pop(0)
         for descriptor in source.referrers(subject):
@@ -435,7 +452,14 @@ def attached(source: Source, artifact: Artifact) -> list[ParsedImage | ParsedInd
             seen.add(descriptor.digest)
             referrer = load(source, descriptor, source.where)
             found.append(referrer)
-            queue.extend([referrer.digest, *(b.digest for b in referrer.child_manifests())])
+            children = [referrer.digest, *(b.digest for b in referrer.child_manifests())]
+            queue.extend(children)
+            subjects.extend(children)
+    for subject in subjects:
+        for tag in attachment_tags(subject):
+            entry = find_tag(source, tag)
+            if entry is not None:
+                found.append(Tagged(tag, load(source, entry, f"{source.where}:{tag}")))
     return found
 
 

@@ -25,6 +25,7 @@ from .digest import copy_hashed
 from .errors import OciError
 from .layer import decompressed
 from .parsed import MAX_MANIFEST, ParsedImage, ParsedIndex, ParsedManifest, blob
+from .referrers import Tagged
 
 Schemas = Callable[[str, bytes], None]  # (kind: manifest|index|config, document) → raises OciError
 EntrypointCheck = Callable[[Path, Platform | None, str], None]  # (file, platform, label) → raises
@@ -53,24 +54,30 @@ class Verifier:
         self.report = VerifyReport()
         self._seen: set[str] = set()
 
-    def artifact(self, artifact: ParsedImage | ParsedIndex | ParsedManifest, what: str = "") -> None:
+    def artifact(self, artifact: ParsedImage | ParsedIndex | ParsedManifest | Tagged, what: str = "") -> None:
         what = what or f"manifest {artifact.digest}"
         if str(artifact.digest) in self._seen:
             return
         self._seen.add(str(artifact.digest))
         self.report.manifests.append(str(artifact.digest))
-        if isinstance(artifact, ParsedIndex):
-            self._schema("index", artifact.raw, what)
-            for child in artifact.manifests:  # each parsed: its bytes hash to the index's descriptor
+        # cosign's .sig/.att under their tags: image-shaped, but the layers are JSON documents.
+        tagged = isinstance(artifact, Tagged)
+        inner: Any = artifact.artifact if isinstance(artifact, Tagged) else artifact
+        if isinstance(inner, ParsedIndex):
+            self._schema("index", inner.raw, what)
+            for child in inner.manifests:  # each parsed: its bytes hash to the index's descriptor
                 platform = f" ({child.descriptor.platform})" if child.descriptor.platform else ""
-                self.artifact(child, f"manifest {child.digest}{platform} of index {artifact.digest}")  # type: ignore[arg-type]
-        elif isinstance(artifact, ParsedImage):
-            self._schema("manifest", artifact.raw, what)
-            self._image(artifact, what)
+                self.artifact(child, f"manifest {child.digest}{platform} of index {inner.digest}")  # type: ignore[arg-type]
+        elif isinstance(inner, ParsedImage) and not tagged:
+            self._schema("manifest", inner.raw, what)
+            self._image(inner, what)
         else:
-            self._schema("manifest", artifact.raw, what)
-            for desc in (artifact.config_descriptor, *artifact.layer_descriptors):
-                self._read(artifact, desc, f"blob {desc.digest} of {what}")
+            self._schema("manifest", inner.raw, what)
+            self._blobs(inner, what)
+
+    def _blobs(self, artifact: ParsedImage | ParsedManifest, what: str) -> None:
+        for desc in (artifact.config_descriptor, *artifact.layer_descriptors):
+            self._read(artifact, desc, f"blob {desc.digest} of {what}")
 
     def _schema(self, kind: str, raw: bytes, what: str) -> None:
         if self.schemas is None:
@@ -178,5 +185,6 @@ def verify(artifact: ParsedImage | ParsedIndex | ParsedManifest, referrers: Sequ
     v.report.schemas = schemas_note if schemas is not None else schemas_note or "not checked"
     v.artifact(artifact)
     for referrer in referrers:
-        v.artifact(referrer, f"referrer {referrer.digest}")
+        v.artifact(referrer, f"{referrer.tag} ({referrer.digest})" if isinstance(referrer, Tagged)
+                   else f"referrer {referrer.digest}")
     return v.report

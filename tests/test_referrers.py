@@ -77,3 +77,54 @@ def test_filtered_keeps_each_once_and_only_the_type_asked():
     assert filtered([a, b, a]) == [a, b]
     assert filtered([a, b, a], "application/b") == [b]
     assert filtered([a, b], "application/none") == []
+
+
+def test_attachment_tags_are_cosigns_names_and_nothing_near_them():
+    from leango.oci.referrers import attachment_tags, is_attachment_tag
+    hex_ = SUBJECT.hex
+    assert attachment_tags(SUBJECT) == (f"sha256-{hex_}.sig", f"sha256-{hex_}.att", f"sha256-{hex_}.sbom")
+    for name in (f"sha256-{hex_}", f"sha256-{hex_}.sig", f"sha256-{hex_}.att", f"sha256-{hex_}.sbom",
+                 f"reg.example/app:sha256-{hex_}.sig"):
+        assert is_attachment_tag(name), name
+    for name in (f"sha256-{hex_}.sigx", f"sha256-{hex_}.txt", f"sha256-{hex_[:63]}.sig", f"sha512-{hex_}",
+                 f"sha256-{hex_.upper()}", f"xsha256-{hex_}", "v1", "", f"sha256-{hex_}.sig:v1"):
+        assert not is_attachment_tag(name), name
+
+
+def test_tagged_takes_only_attachment_tags_and_stands_for_its_artifact_but_runs_nothing(make_image):
+    from leango.oci.referrers import Tagged
+    image = make_image()
+    tag = f"sha256-{SUBJECT.hex}.sig"
+    tagged = Tagged(tag, image)
+    assert (tagged.descriptor, tagged.digest, tagged.media_type, tagged.raw, tagged.root) == \
+        (image.descriptor, image.digest, image.media_type, image.raw, image.root)
+    assert list(tagged.blobs()) == list(image.blobs())
+    assert list(tagged.child_manifests()) == list(image.child_manifests())
+    assert image.images() and tagged.images() == ()  # a signature is shaped as an image, never run
+    for bad in ("v1", f"reg/app:{tag}", f"sha256-{SUBJECT.hex}.sigs"):
+        with pytest.raises(OciError) as info:
+            Tagged(bad, image)
+        assert str(info.value) == f"{bad!r} is not an attachment tag (sha256-<hex>.sig, .att or .sbom)"
+
+
+def test_tagged_merges_only_with_another_manifest_and_names_the_tag_when_it_cannot(make_image):
+    from leango.oci.referrers import Tagged
+    image, other = make_image(), make_image(name="other")
+    tag = f"sha256-{SUBJECT.hex}.att"
+    calls = []
+
+    def merge(existing, blob_of):
+        calls.append(existing)
+        return other
+    tagged = Tagged(tag, image, merge)
+    assert tagged.merged(None, None) is image  # nothing there
+    assert tagged.merged(image.raw, None) is image  # already there, byte for byte
+    assert Tagged(tag, image).merged(other.raw, None) is image  # no merge: replaced
+    assert calls == []
+    assert tagged.merged(other.raw, None) is other and calls == [other.raw]
+
+    def cannot(existing, blob_of):
+        raise ValueError("not an image manifest")
+    with pytest.raises(OciError) as info:
+        Tagged(tag, image, cannot).merged(other.raw, None)
+    assert str(info.value) == f"{tag} holds a manifest leango cannot add to, and does not replace: not an image manifest"

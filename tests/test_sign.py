@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 
 import pytest
@@ -284,3 +285,54 @@ def test_public_keys_are_p256_pem_only(tmp_path, p256):
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
     with pytest.raises(sign.SigningError, match="is not an ECDSA P-256 key"):
         sign.load_public_key(pub)
+
+
+def _layer_signatures(manifest) -> list[str]:
+    return [dict(b.descriptor.annotations)[sign.SIGNATURE_ANNOTATION] for b in manifest.layers]
+
+
+def test_a_second_signature_is_added_to_the_tag_never_put_in_place_of_the_first(tmp_path, p256, make_image):
+    from leango.oci.referrers import Tagged
+    from leango.oci.sinks.layout import write_layout
+    from leango.oci.sources import LayoutSource, attached, find_tag
+    key, path = p256
+    image = make_image()
+    ours = sign.signatures(sign.load_key(path, _no_password), "r/app", image, [])
+    assert [t.tag for t in ours] == [sign.signature_tag(image.digest)] and ours[0].merge is not None
+    stranger_key = ec.generate_private_key(ec.SECP256R1())
+    stranger_path = tmp_path / "stranger.pem"
+    stranger_path.write_bytes(_pem(stranger_key))
+    theirs = sign.signatures(sign.load_key(stranger_path, _no_password), "r/app", image, [])
+    layout = tmp_path / "layout"
+    write_layout(layout, image, ["r/app:v1"], ours)
+    write_layout(layout, image, ["r/app:v1"], theirs)
+    write_layout(layout, image, ["r/app:v1"], ours)  # again: nothing is added twice
+    source = LayoutSource(layout)
+    assert sign.verified_signatures(source, image.digest, key.public_key()) == 1
+    assert sign.verified_signatures(source, image.digest, stranger_key.public_key()) == 1
+    (found,) = [a for a in attached(source, _load(source, "r/app:v1")) if isinstance(a, Tagged)]
+    assert found.tag == sign.signature_tag(image.digest)
+    assert _layer_signatures(found.artifact) == _layer_signatures(ours[0].artifact) + _layer_signatures(theirs[0].artifact)
+    # Without a merge (what a plain write of another manifest under the tag does), it is replaced.
+    write_layout(layout, image, ["r/app:v1"], [Tagged(theirs[0].tag, theirs[0].artifact)])
+    assert find_tag(LayoutSource(layout), theirs[0].tag).digest == theirs[0].digest
+    assert sign.verified_signatures(LayoutSource(layout), image.digest, key.public_key()) == 0
+    # The image is still what the layout names without a REF: its tags are not images.
+    assert LayoutSource(layout).resolve("").digest == image.digest
+
+
+def _load(source, ref):
+    from leango.oci.parsed import load
+    return load(source, source.resolve(ref), source.where)
+
+
+def test_appending_refuses_what_is_not_an_image_manifest(p256, make_image):
+    _, path = p256
+    (tagged,) = sign.signatures(sign.load_key(path, _no_password), "r/app", make_image(), [])
+    for existing, why in ((b"not json", "Expecting value"), (b"{}", "KeyError('layers')"),
+                          (json.dumps({"mediaType": mediatypes.OCI_INDEX, "layers": []}).encode(),
+                           f"a {mediatypes.OCI_INDEX}, not an image manifest")):
+        with pytest.raises(ValueError, match=re.escape(why)):
+            sign.appended(tagged.artifact, existing, None)
+    empty = json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST, "layers": []}).encode()
+    assert _layer_signatures(sign.appended(tagged.artifact, empty, None)) == _layer_signatures(tagged.artifact)

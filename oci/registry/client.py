@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -116,6 +117,17 @@ class Repository:
     def blob(self, descriptor: Descriptor, out: BinaryIO) -> None:
         """The blob written to out, verified while it streams (retried from byte 0)."""
         self._puller.blob(descriptor, out)
+
+    def open_blob(self, descriptor: Descriptor) -> BinaryIO:
+        """The blob, verified, in a temporary file read from byte 0; the caller closes it."""
+        spool = tempfile.TemporaryFile()  # noqa: SIM115 -- returned open
+        try:
+            self.blob(descriptor, spool)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return spool
 
     def exists(self, descriptor: Descriptor) -> bool:
         return self._uploader().exists(Blob(descriptor, data=b""))

@@ -24,7 +24,7 @@ from ..descriptor import Descriptor
 from ..digest import Digest, copy_hashed
 from ..errors import DigestMismatch, LayoutError, OciError
 from ..reference import Reference
-from ..referrers import referrer_descriptor
+from ..referrers import Tagged, referrer_descriptor
 from .base import SinkKind, SinkResult, named
 
 REF_NAME = "org.opencontainers.image.ref.name"
@@ -133,14 +133,32 @@ class LayoutSink:
 
 def referrer_entries(referrers: Iterable[Artifact]) -> list[Descriptor]:
     """index.json entries for referrers: untagged, with their artifactType and annotations, as
-    oras-go's OCI store writes them (and `oras discover --oci-layout` finds them)."""
-    return [referrer_descriptor(r.raw, r.media_type) for r in referrers]
+    oras-go's OCI store writes them (and `oras discover --oci-layout` finds them); an attachment
+    by tag (cosign's sha256-<hex>.sig) as an entry of that name."""
+    return [r.descriptor.with_annotations(**{REF_NAME: r.tag}) if isinstance(r, Tagged)
+            else referrer_descriptor(r.raw, r.media_type) for r in referrers]
+
+
+def _merged(root: Path, entries: list[Descriptor], referrer: Artifact) -> Artifact:
+    """referrer as it is to be written: a Tagged one merged with what its tag holds in the layout."""
+    if not isinstance(referrer, Tagged):
+        return referrer
+    there = [d for d in entries if d.annotation(REF_NAME) == referrer.tag]
+    existing = None
+    if there and blob_path(root, there[0].digest).is_file():
+        existing = blob_path(root, there[0].digest).read_bytes()
+        if Digest.of_bytes(existing) != there[0].digest:
+            raise DigestMismatch(f"{root}: manifest of {referrer.tag}", str(there[0].digest),
+                                 str(Digest.of_bytes(existing)))
+    artifact = referrer.merged(existing, lambda d: Blob(d, path=blob_path(root, d.digest)))
+    return Tagged(referrer.tag, artifact)
 
 
 def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = (),
                  referrers: Sequence[Artifact] = ()) -> Descriptor:
-    """Write artifact (an image, index or artifact manifest) into the layout at root, and each
-    of its referrers as an untagged entry."""
+    """Write artifact (an image, index or artifact manifest) into the layout at root, each of
+    its referrers as an untagged entry, and each Tagged one under its tag (merged with what the
+    tag holds when it says so)."""
     root = Path(root)
     if root.exists() and not root.is_dir():
         raise LayoutError(f"{root} exists and is not a directory")
@@ -150,10 +168,12 @@ def write_layout(root: Path, artifact: Artifact, names: Iterable[str] = (),
         # concurrent first writers both succeed, one after the other.
         with _locked(root):
             _prepare_layout_dir(root)
+            existing = read_index(root)
+            referrers = [_merged(root, existing, r) for r in referrers]
             for each in (artifact, *referrers):
                 for blob in all_blobs(each):
                     write_blob(root, blob)
-            entries = merge_index(read_index(root),
+            entries = merge_index(existing,
                                   [*index_entries(artifact.descriptor, names), *referrer_entries(referrers)])
             write_bytes_atomic(root / "index.json", index_json(entries))
     except OSError as exc:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..artifact import Artifact
+from ..blob import Blob
 from ..errors import RegistryError
 from ..reference import Reference
-from ..registry.client import Registry
+from ..referrers import Tagged
+from ..registry.client import Registry, Repository
 from ..registry.credentials import CredentialSources
 from ..registry.push import PushReport
 from ..registry.transport import RegistryOptions
@@ -64,6 +67,19 @@ def _group(references: Iterable[Reference]) -> dict[tuple[str, str], list[str]]:
     return groups
 
 
+def _merged(repo: Repository, referrer: Tagged) -> Artifact:
+    """What to push under a Tagged referrer's tag: merged with what the tag holds, if it says so."""
+    if referrer.merge is None:
+        return referrer.artifact
+    try:
+        existing: bytes | None = repo.manifest(referrer.tag).raw
+    except RegistryError as exc:
+        if not exc.not_found:
+            raise
+        existing = None
+    return referrer.merged(existing, lambda d: Blob(d, opener=partial(repo.open_blob, d)))
+
+
 def push(artifact: Artifact, references: Iterable[Reference], *, client: Registry | None = None,
          credentials: CredentialSources | None = None, options: RegistryOptions | None = None,
          mount_from: Iterable[str] = (), progress: Progress | None = None,
@@ -83,8 +99,13 @@ def push(artifact: Artifact, references: Iterable[Reference], *, client: Registr
         log.info("pushing to %s/%s", registry, repository)
         report = repo.push(artifact, tuple(tags), mount_from=tuple(sources), progress=progress)
         for referrer in referrers:
-            log.info("attaching %s (%s) to %s", referrer.digest, referrer.media_type, repo)
-            extra = repo.push(referrer, (), mount_from=tuple(sources), progress=progress)
+            if isinstance(referrer, Tagged):
+                log.info("attaching %s as %s to %s", referrer.digest, referrer.tag, repo)
+                extra = repo.push(_merged(repo, referrer), (referrer.tag,), mount_from=tuple(sources),
+                                  progress=progress)
+            else:
+                log.info("attaching %s (%s) to %s", referrer.digest, referrer.media_type, repo)
+                extra = repo.push(referrer, (), mount_from=tuple(sources), progress=progress)
             report.blobs.extend(extra.blobs)
         pushed_repos.setdefault(registry, []).append(repository)
         for tag in tags or [""]:

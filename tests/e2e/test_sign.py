@@ -119,6 +119,34 @@ def test_a_wrong_or_missing_password_fails_before_building(keys, registry, tmp_p
     proc = leango("build", FIXTURES / "hello-world", "--tag", f"{registry.host}/x/y:v1", "--push",
                   "--sign-key", key, env=env, check=False, input="")
     assert proc.returncode == 2 and "set COSIGN_PASSWORD" in proc.stderr
-    proc = leango("build", FIXTURES / "hello-world", "--sign-key", key, "--oci-layout", tmp_path / "l",
-                  env={**os.environ, "COSIGN_PASSWORD": PASSWORD}, check=False)
-    assert proc.returncode == 2 and "add --push" in proc.stderr
+
+
+
+def test_a_signed_layout_and_archive_carry_it_and_a_copy_verifies_with_cosign(keys, registry, tmp_path, cache_dir):
+    """The air gap: signatures and attestations go into the layout and the archive, `leango verify
+    --key` accepts them there, and after `leango copy` into a registry cosign accepts them too."""
+    require("buildah")
+    layout, archive = tmp_path / "layout", tmp_path / "image.tar"
+    proc = leango("build", FIXTURES / "hello-world", "--tag", "example.com/team/hello:v1", "--sign-key",
+                  keys["signer"] / "cosign.key", "--provenance", "--oci-layout", layout, "--oci-archive", archive,
+                  "--json", "--cache-dir", cache_dir, env={**os.environ, "COSIGN_PASSWORD": PASSWORD})
+    digest = json.loads(proc.stdout)["digest"]
+    pub = keys["signer"] / "cosign.pub"
+    for location in (f"oci:{layout}:example.com/team/hello:v1", f"oci-archive:{archive}:example.com/team/hello:v1"):
+        ours = json.loads(leango("verify", location, "--key", pub, "--json").stdout)
+        assert sorted(ours["signatures"][digest]["attestations"]) == ["https://slsa.dev/provenance/v1",
+                                                                      "https://spdx.dev/Document"], location
+        theirs = leango("verify", location, "--key", keys["stranger"] / "cosign.pub", check=False)
+        assert theirs.returncode == 1 and "no signature verifies with" in theirs.stderr
+    # skopeo still reads the named image in a layout that holds the signatures beside it.
+    skopeo = subprocess.run([require("skopeo"), "inspect", f"oci:{layout}:example.com/team/hello:v1"],
+                            capture_output=True, text=True)
+    assert skopeo.returncode == 0 and json.loads(skopeo.stdout)["Digest"] == digest, skopeo.stderr
+    dest = f"{registry.host}/carried/hello"
+    leango("copy", f"oci-archive:{archive}:example.com/team/hello:v1", f"{dest}:v1")
+    pinned = f"{dest}@{digest}"
+    assert _verify(pinned, pub, "verify").returncode == 0
+    for kind in ("slsaprovenance1", "spdxjson"):
+        attested = _verify(pinned, pub, "verify-attestation", "--type", kind)
+        assert attested.returncode == 0, attested.stderr
+    assert _verify(pinned, keys["stranger"] / "cosign.pub", "verify").returncode != 0
