@@ -56,7 +56,7 @@ def _provenance(job: Job, made: RecordedImage, references: Sequence[Reference],
         image={k: v for k, v in spec.image.key().items() if k != "data_dir"})
     byproducts = [(f"{m.artifact_type} of {m.subject.digest}", m.layers[0].descriptor)
                   for m in sboms if m.subject is not None]
-    data = provenance.statement(subjects, params, provenance.git_source(job.sources.module_root),
+    data = provenance.statement(subjects, params, job.git,
                                 job.toolchain.version, toolchain_digest(job.toolchain.goroot, spec.cache_dir),
                                 described, byproducts)
     return provenance.attachment(data, made.artifact.descriptor, described[0].created)

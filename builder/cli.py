@@ -131,6 +131,10 @@ def main() -> None:
               help="A label in the image's config (repeatable).")
 @click.option("--annotation", "annotations", multiple=True, metavar="[index:]KEY=VALUE",
               help="An annotation of each image's manifest, or with index: of the index (repeatable, as buildx).")
+@click.option("--no-source-annotations", is_flag=True,
+              help="Leave out org.opencontainers.image.source, .revision and .version (read from the git work "
+                   "tree holding the module: its origin, HEAD, a tag at HEAD) and .created (from "
+                   "SOURCE_DATE_EPOCH), which each image and index otherwise carries where known.")
 @click.option("--runtime-env", "runtime_env", multiple=True, metavar="KEY=VALUE",
               help="An environment variable of the running image (repeatable; --env is the build's).")
 @click.option("--arg", "args", multiple=True, metavar="ARG",
@@ -193,9 +197,9 @@ def main() -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
-              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations, runtime_env,
-              args, workdir, expose, stop_signal, data_dir, zoneinfo, sbom_formats, provenance, sign_key, cache_dir,
-              push, push_by_digest,
+              build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations,
+              no_source_annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo,
+              sbom_formats, provenance, sign_key, cache_dir, push, push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -236,6 +240,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             attest=_attestations(sbom_formats, provenance),
             signer=_signer(sign_key) if sign_key else None,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
+            source_annotations=not no_source_annotations,
             push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
             if push or push_by_digest else None,
             offline=offline,

@@ -26,7 +26,7 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import attest, cacheremote, gobuild, gocache, record
+from . import attest, cacheremote, gobuild, gocache, provenance, record
 from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
 from .containers import remove_stale
@@ -128,6 +128,7 @@ class Job:
     go: GoEnv
     base: BaseOptions
     progress: Progress | None = None
+    git: provenance.Source | None = None  # the git work tree holding the module, when it is one
 
     @property
     def layers_dir(self) -> Path:
@@ -139,6 +140,10 @@ class Job:
 
 def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
     sources = locate(spec.sources, spec.cwd or Path.cwd())
+    # The git state, read once: for the image's annotations and the provenance.
+    git = provenance.git_source(sources.module_root) if spec.source_annotations or spec.attest.provenance else None
+    if spec.source_annotations:
+        spec = replace(spec, image=spec.image.with_defaults(provenance.source_annotations(git, spec.source_date_epoch)))
     toolchain = find_toolchain(runner, spec.goroot)
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
@@ -147,7 +152,7 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
                              name="remove-stale")
     stale.start()
     try:
-        return _build(Job(spec, runner, sources, toolchain, go, base, progress))
+        return _build(Job(spec, runner, sources, toolchain, go, base, progress, git))
     finally:
         stale.join()
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from typing import Any
 from .._version import version
 from ..oci.blob import Blob
 from ..oci.canonical import canonical_json
+from ..oci.config import rfc3339
 from ..oci.descriptor import Descriptor
 from ..oci.digest import Digest
 from ..oci.manifest import Manifest
@@ -47,6 +49,7 @@ class Source:
     uri: str  # the remote's URL, userinfo removed; "" when it has no remote
     commit: str
     dirty: bool
+    tag: str = ""  # a tag at HEAD (the highest version when several), "" when none
 
 
 @dataclass(frozen=True)
@@ -88,10 +91,51 @@ def git_source(directory: Path) -> Source | None:
             remote = git("remote", "get-url", "origin")
         except OSError:
             remote = ""
+        tags = git("tag", "--points-at", "HEAD", "--sort=-version:refname").splitlines()
     except (OSError, subprocess.SubprocessError) as exc:
-        log.debug("no git source for the provenance: %s", exc)
+        log.debug("no git source: %s", exc)
         return None
-    return Source(clean_url(remote), commit, dirty)
+    return Source(clean_url(remote), commit, dirty, tags[0] if tags else "")
+
+
+ANNOTATION_SOURCE = "org.opencontainers.image.source"
+ANNOTATION_REVISION = "org.opencontainers.image.revision"
+ANNOTATION_VERSION = "org.opencontainers.image.version"
+ANNOTATION_CREATED = "org.opencontainers.image.created"
+_SCP_LIKE = re.compile(r"(?:[^@/:]+@)?([^/:]+):(?!//)(.+)")
+
+
+def public_url(remote: str) -> str:
+    """The remote as a URL people can open: an http(s) URL as it is, git@host:path and ssh://
+    as https://host/path; "" for a local path or file:// (a host path is not published)."""
+    remote = clean_url(remote)
+    if remote.startswith(("https://", "http://")):
+        return remote
+    if remote.startswith(("ssh://", "git://", "git+ssh://")):
+        rest = remote.split("://", 1)[1]
+        host, _, path = rest.partition("/")
+        host = host.rpartition("@")[2].split(":")[0]
+        return f"https://{host}/{path}" if host and path else ""
+    m = _SCP_LIKE.fullmatch(remote)
+    if m and "/" not in m.group(1) and not remote.startswith(("/", ".", "file:")):
+        return f"https://{m.group(1)}/{m.group(2).lstrip('/')}"
+    return ""
+
+
+def source_annotations(source: Source | None, epoch: int) -> tuple[tuple[str, str], ...]:
+    """The image-spec's pre-defined annotations leango fills from the source: where it is
+    (source), which commit (revision), its tag at HEAD (version), and when (created, from
+    SOURCE_DATE_EPOCH when it is set). Nothing that is not known."""
+    out: list[tuple[str, str]] = []
+    if source is not None:
+        if public_url(source.uri):
+            out.append((ANNOTATION_SOURCE, public_url(source.uri)))
+        out.append((ANNOTATION_REVISION, source.commit))
+        if source.tag:
+            out.append((ANNOTATION_VERSION, source.tag))
+    if epoch:
+        out.append((ANNOTATION_CREATED, rfc3339(epoch)))
+    return tuple(out)
 
 
 def _module_dependency(module: Module) -> dict[str, Any]:

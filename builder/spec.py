@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -84,6 +84,14 @@ class ImageSettings:
     @property
     def extra_layer(self) -> bool:
         return self.data_dir is not None or self.zoneinfo
+
+    def with_defaults(self, annotations: tuple[tuple[str, str], ...]) -> ImageSettings:
+        """These settings with annotations added to each manifest and the index, where the
+        command line did not set the same key (its value wins)."""
+        def merged(given: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+            keys = {k for k, _ in given}
+            return tuple((k, v) for k, v in annotations if k not in keys) + given
+        return replace(self, annotations=merged(self.annotations), index_annotations=merged(self.index_annotations))
 
     def key(self) -> dict[str, object]:
         """The settings as the no-change key sees them (the data directory's files are hashed apart)."""
@@ -185,6 +193,9 @@ class BuildSpec:
     compression: str = "gzip"
     user: str = "65532:65532"
     source_date_epoch: int = 0
+    # org.opencontainers.image.source/revision/version from the git work tree holding the module,
+    # .created from source_date_epoch (when set); --no-source-annotations turns them off
+    source_annotations: bool = True
     push: PushOptions | None = None
     offline: bool = False
     timeout: float | None = None

@@ -15,6 +15,12 @@ from leango.oci import Platform
 REPO = Path(__file__).resolve().parent.parent
 FIXTURES = REPO / "fixtures"
 
+# The fixtures are Go modules of their own, not part of leango's git history: git run from inside
+# them (for the image's source annotations and the provenance) stops before the checkout's .git,
+# so their images do not change with every leango commit. Tests of the git annotations make
+# work trees of their own under the temporary directory.
+os.environ["GIT_CEILING_DIRECTORIES"] = str(REPO)
+
 
 @pytest.fixture(scope="session")
 def goroot() -> Path:

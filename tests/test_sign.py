@@ -201,6 +201,55 @@ def test_git_source_reads_commit_remote_and_dirtiness(tmp_path):
     _git(tmp_path, "remote", "add", "origin", "https://me:pat@git.example/x.git")
     (tmp_path / "new.txt").write_text("untracked")
     assert provenance.git_source(tmp_path) == provenance.Source("https://git.example/x.git", head, True)
+    # A tag at HEAD is its version (the highest of several); one on another commit is not.
+    _git(tmp_path, "tag", "v0.9.0")
+    _git(tmp_path, "tag", "v1.10.0")
+    _git(tmp_path, "tag", "v1.9.0")
+    assert provenance.git_source(tmp_path).tag == "v1.10.0"
+    _git(tmp_path, "commit", "-qm", "two", "--allow-empty")
+    assert provenance.git_source(tmp_path).tag == ""
+
+
+@pytest.mark.parametrize(("remote", "url"), [
+    ("https://git.example/team/x.git", "https://git.example/team/x.git"),
+    ("https://me:pat@git.example/x", "https://git.example/x"),
+    ("http://git.example/x", "http://git.example/x"),
+    ("git@github.com:team/x.git", "https://github.com/team/x.git"),
+    ("github.com:team/x", "https://github.com/team/x"),
+    ("ssh://git@git.example:2222/team/x.git", "https://git.example/team/x.git"),
+    ("git://git.example/x", "https://git.example/x"),
+    # Host paths and what is not a URL are never published.
+    ("/srv/git/x.git", ""), ("../x", ""), ("./x:y", ""), ("file:///srv/git/x", ""), ("x", ""), ("", ""),
+    ("ssh://git.example", ""),
+])
+def test_the_source_annotation_is_a_url_people_can_open(remote, url):
+    assert provenance.public_url(remote) == url
+
+
+def test_source_annotations_name_only_what_is_known():
+    source = provenance.Source("git@github.com:team/x.git", "c0ffee", True, "v1.2.3")
+    assert provenance.source_annotations(source, 1700000000) == (
+        ("org.opencontainers.image.source", "https://github.com/team/x.git"),
+        ("org.opencontainers.image.revision", "c0ffee"),
+        ("org.opencontainers.image.version", "v1.2.3"),
+        ("org.opencontainers.image.created", "2023-11-14T22:13:20Z"))
+    assert provenance.source_annotations(provenance.Source("/srv/x", "c0ffee", False), 0) == (
+        ("org.opencontainers.image.revision", "c0ffee"),)
+    assert provenance.source_annotations(None, 0) == ()
+    assert provenance.source_annotations(None, 1) == (("org.opencontainers.image.created", "1970-01-01T00:00:01Z"),)
+
+
+def test_the_command_line_s_annotations_win_over_the_source_s():
+    from leango.builder.spec import ImageSettings
+    given = ImageSettings(annotations=(("org.opencontainers.image.version", "custom"), ("a", "1")),
+                          index_annotations=(("b", "2"),))
+    found = (("org.opencontainers.image.revision", "c0ffee"), ("org.opencontainers.image.version", "v1"))
+    merged = given.with_defaults(found)
+    assert merged.annotations == (("org.opencontainers.image.revision", "c0ffee"),
+                                  ("org.opencontainers.image.version", "custom"), ("a", "1"))
+    assert merged.index_annotations == (*found, ("b", "2"))
+    assert merged.labels == given.labels and merged.args == given.args
+    assert given.with_defaults(()) == given
 
 
 def _described(platform: str, deps, go="go1.27.3"):

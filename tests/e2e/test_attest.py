@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import tarfile
 from pathlib import Path
@@ -192,3 +193,59 @@ def _archive_types(path: Path) -> list[str]:
 def test_bad_sbom_formats_are_refused():
     proc = leango("build", FIXTURES / "hello-world", "--sbom", "spdx,xml", check=False)
     assert proc.returncode == 2 and "--sbom 'spdx,xml'" in proc.stderr
+
+
+def _annotations(layout: Path, name: str) -> tuple[dict, dict]:
+    """The annotations of the image named name in layout: its index.json entry's manifest's, and
+    its config's created."""
+    index = json.loads((layout / "index.json").read_text())
+    (entry,) = [m for m in index["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == name]
+    blobs = layout / "blobs" / "sha256"
+    manifest = json.loads((blobs / entry["digest"].split(":")[1]).read_bytes())
+    config = json.loads((blobs / manifest["config"]["digest"].split(":")[1]).read_bytes())
+    return manifest.get("annotations", {}), config
+
+
+def test_the_image_names_its_source_revision_version_and_time(project, tmp_path, cache_dir):
+    """image-spec annotations from the git work tree (the remote without its token) and
+    SOURCE_DATE_EPOCH; a tag at HEAD is the version; --annotation wins; --no-source-annotations and
+    a tree outside git have none of them; the SBOM and provenance leave the digest as it is."""
+    require("buildah")
+    project = shutil.copytree(project, tmp_path / "hello", symlinks=True)  # its own history to change
+    _git(project, "tag", "v1.4.0")
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project, capture_output=True, text=True).stdout.strip()
+    env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
+    built = {}
+    for name, extra in (("plain", ()), ("attested", ("--provenance", "--sbom", "spdx")),
+                        ("custom", ("--annotation", "org.opencontainers.image.version=2.0-custom")),
+                        ("off", ("--no-source-annotations",))):
+        proc = leango("build", project, "--tag", f"example.com/hello:{name}", "--oci-layout", tmp_path / "layout",
+                      "--json", "--cache-dir", cache_dir, *extra, env=env)
+        built[name] = json.loads(proc.stdout)["digest"]
+    annotations, config = _annotations(tmp_path / "layout", "example.com/hello:plain")
+    assert annotations == {"org.opencontainers.image.source": "https://git.example.com/team/hello.git",
+                           "org.opencontainers.image.revision": head,
+                           "org.opencontainers.image.version": "v1.4.0",
+                           "org.opencontainers.image.created": "2023-11-14T22:13:20Z"}
+    assert config["created"] == "2023-11-14T22:13:20Z"
+    assert SECRET not in json.dumps(annotations)
+    assert built["attested"] == built["plain"]  # attached beside the image, never in it
+    custom, _ = _annotations(tmp_path / "layout", "example.com/hello:custom")
+    assert custom == {**annotations, "org.opencontainers.image.version": "2.0-custom"}
+    off, _ = _annotations(tmp_path / "layout", "example.com/hello:off")
+    assert off == {} and built["off"] != built["plain"]
+    # The same files outside git: nothing from git, and the same image as --no-source-annotations
+    # without SOURCE_DATE_EPOCH's created.
+    bare = tmp_path / "bare"
+    shutil.copytree(project, bare, ignore=shutil.ignore_patterns(".git"))
+    proc = leango("build", bare, "--tag", "example.com/hello:bare", "--oci-layout", tmp_path / "layout", "--json",
+                  "--cache-dir", cache_dir, env=env)
+    outside, _ = _annotations(tmp_path / "layout", "example.com/hello:bare")
+    assert outside == {"org.opencontainers.image.created": "2023-11-14T22:13:20Z"}
+    # A new commit is a new revision: the build is not reused from the record of the last one.
+    _git(project, "commit", "-qm", "two", "--allow-empty")
+    proc = leango("build", project, "--tag", "example.com/hello:next", "--oci-layout", tmp_path / "layout",
+                  "--json", "--cache-dir", cache_dir, env=env)
+    following, _ = _annotations(tmp_path / "layout", "example.com/hello:next")
+    assert following["org.opencontainers.image.revision"] != head and "org.opencontainers.image.version" not in following
+    assert json.loads(proc.stdout)["digest"] != built["plain"]
