@@ -157,6 +157,10 @@ def main() -> None:
 @click.option("--provenance", is_flag=True,
               help="Attach SLSA v1 provenance (an in-toto statement: parameters, source commit, toolchain "
                    "and modules with digests, builder; docs/provenance.md) to each image as a referrer.")
+@click.option("--check-reproducible", is_flag=True,
+              help="Before writing or pushing anything, build again in a fresh container with empty Go caches "
+                   "and fail, naming the first differing file of the first differing layer, unless the "
+                   "digests are the same.")
 @click.option("--sign-key", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
               help="Sign the image where `cosign verify --key` looks (its sha256-<hex>.sig tag): the image, "
                    "each platform image, and the SPDX SBOM and provenance as attestations (.att, `cosign "
@@ -199,7 +203,7 @@ def main() -> None:
 def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations,
               no_source_annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo,
-              sbom_formats, provenance, sign_key, cache_dir, push, push_by_digest,
+              sbom_formats, provenance, check_reproducible, sign_key, cache_dir, push, push_by_digest,
               cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
               quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
@@ -241,6 +245,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             signer=_signer(sign_key) if sign_key else None,
             source_date_epoch=parse_epoch(os.environ.get("SOURCE_DATE_EPOCH")),
             source_annotations=not no_source_annotations,
+            check_reproducible=check_reproducible,
             push=PushOptions(access.credentials, access.options, tuple(mount_from), by_digest=push_by_digest)
             if push or push_by_digest else None,
             offline=offline,

@@ -113,14 +113,15 @@ def empty_caches(cache_dir: Path) -> list[Path]:
             with store_lock(path, wait=False):
                 for entry in path.iterdir():
                     if entry.name != LOCK_NAME:
-                        _remove(entry)
+                        remove_tree(entry)
         else:
-            _remove(path)
+            remove_tree(path)
         removed.append(path)
     return removed
 
 
-def _remove(path: Path) -> None:
+def remove_tree(path: Path) -> None:
+    """path and everything under it, read-only directories (Go's module cache) included."""
     if path.is_symlink() or not path.is_dir():
         path.unlink()
         return

@@ -26,10 +26,10 @@ from ..oci.sinks.base import Sink, SinkResult
 from ..oci.sinks.docker_archive import DockerArchiveSink
 from ..oci.sinks.layout import LayoutSink
 from ..oci.trust import system_ca_file
-from . import attest, cacheremote, gobuild, gocache, provenance, record
+from . import attest, cacheremote, gobuild, gocache, provenance, record, reproduce, template
 from .buildah import BuildahSession, Storage
 from .containerize import AppBinary, BaseOptions, build_base_layer, containerize
-from .containers import remove_stale
+from .containers import remove_stale, remove_tree
 from .elf import check_static, is_elf
 from .errors import BuildError, CompileError, DownloadError, SourceError, SpecError
 from .goenv import GoEnv, read_go_env
@@ -129,6 +129,7 @@ class Job:
     base: BaseOptions
     progress: Progress | None = None
     git: provenance.Source | None = None  # the git work tree holding the module, when it is one
+    given: BuildSpec | None = None  # the spec before build() filled in annotations and templates
 
     @property
     def layers_dir(self) -> Path:
@@ -139,11 +140,17 @@ class Job:
 
 
 def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
+    given = spec  # as the caller gave it: --check-reproducible builds it again, templates and all
     sources = locate(spec.sources, spec.cwd or Path.cwd())
-    # The git state, read once: for the image's annotations and the provenance.
-    git = provenance.git_source(sources.module_root) if spec.source_annotations or spec.attest.provenance else None
+    # The git state, read once: for the image's annotations, the provenance and {{ .Git.* }}.
+    wants_git = spec.source_annotations or spec.attest.provenance or ".Git." in spec.ldflags
+    git = provenance.git_source(sources.module_root) if wants_git else None
     if spec.source_annotations:
         spec = replace(spec, image=spec.image.with_defaults(provenance.source_annotations(git, spec.source_date_epoch)))
+    if template.has_templates(spec.ldflags):  # expanded for each build: {{ .Date }} is this build's
+        context = template.Context(dict(spec.go_environ), lambda: (git.commit, git.tag) if git else None,
+                                   spec.source_date_epoch)
+        spec = replace(spec, ldflags=template.expand(spec.ldflags, context, "--ldflags"))
     toolchain = find_toolchain(runner, spec.goroot)
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
@@ -152,7 +159,7 @@ def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> 
                              name="remove-stale")
     stale.start()
     try:
-        return _build(Job(spec, runner, sources, toolchain, go, base, progress, git))
+        return _build(Job(spec, runner, sources, toolchain, go, base, progress, git, given))
     finally:
         stale.join()
 
@@ -174,6 +181,9 @@ def _build(job: Job) -> BuildResult:
             log.info("an input changed during the build: no build record kept (the next build compiles)")
     _check_naming(spec, [r.binary for r in images])
     builds = []
+    if spec.check_reproducible:  # before anything is written or pushed
+        reproduce.check(job.given or spec, lambda again: [b.artifact for b in build(again, job.runner).builds],
+                        [made.artifact for made in images], remove_tree)
     for made in images:
         refs = references_for(spec, made.binary)
         # Made only where they will be written: a push, or local outputs asked for them.
@@ -218,7 +228,7 @@ def _build_cache(spec: BuildSpec) -> Path:
     if remote is not None and remote.cache_from:
         refs = "\n".join(sorted(str(r) for r in remote.cache_from))
         return spec.cache_dir / "go" / "go-build-pulled" / hashlib.sha256(refs.encode()).hexdigest()[:16]
-    return spec.cache_dir / "go" / "go-build"
+    return spec.go_build_cache or spec.cache_dir / "go" / "go-build"
 
 
 def _cache_store(spec: BuildSpec) -> AbstractContextManager[gocache.Store]:
@@ -290,7 +300,8 @@ def _paths(job: Job, work: Path) -> Paths:
     spec, sources = job.spec, job.sources
     download_ca = spec.download_ca or system_ca_file() or Path(certifi.where())
     paths = Paths(module=sources.tree, out=work / "out", tmp=work / "tmp",
-                  build_cache=_build_cache(spec), mod_cache=spec.cache_dir / "go" / "mod", ca_file=download_ca,
+                  build_cache=_build_cache(spec), mod_cache=spec.go_mod_cache or spec.cache_dir / "go" / "mod",
+                  ca_file=download_ca,
                   netrc=spec.netrc, replacements=sources.extra_mounts, module_dir=sources.module_dir)
     for d in (paths.out, paths.tmp, paths.build_cache, paths.mod_cache):
         d.mkdir(parents=True, exist_ok=True)

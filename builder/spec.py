@@ -209,6 +209,13 @@ class BuildSpec:
     image: ImageSettings = field(default_factory=ImageSettings)  # labels, runtime env, data files…
     attest: Attestations = field(default_factory=Attestations)  # SBOMs and provenance, as referrers
     signer: Signer | None = None  # --sign-key: what is pushed is signed where cosign looks (sign.py)
+    # --check-reproducible: build again in a fresh container with empty Go caches before anything
+    # is written, and fail naming the first differing file when the digests differ (reproduce.py)
+    check_reproducible: bool = False
+    # The Go build and module caches, when not the ones under cache_dir/go (the check's second
+    # build gets empty ones)
+    go_build_cache: Path | None = None
+    go_mod_cache: Path | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):

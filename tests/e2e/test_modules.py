@@ -272,3 +272,25 @@ def test_the_pushed_build_cache_carries_private_modules_code(app, proxy, trust, 
         found += zstandard.ZstdDecompressor().stream_reader(chunk.open("rb")).read()
     assert b"leango.test/greet.Hello" in found  # the private module's function, compiled
     assert b"leango.test/nonexistent.Function" not in found  # the search can fail
+
+
+def test_check_reproducible_downloads_into_empty_caches_and_leaves_none_behind(app, ca, trust, tmp_path):
+    """--check-reproducible's second build starts from empty Go caches: the modules come again
+    from the proxy (into a module cache Go makes read-only, removed after), the image is the same;
+    with --offline the module cache is shared, and the check needs no proxy."""
+    private = GoProxy(ca, list(MODULES), USER, PASSWORD)
+    env = _env(private.url, tmp_path, trust, _netrc(tmp_path, private.url))
+    cache = tmp_path / "cache"
+    try:
+        first = leango("build", app, "--cache-dir", cache, "-q", "--oci-layout", tmp_path / "l1", env=env)
+        asked = len(private.requests)
+        checked = leango("build", app, "--cache-dir", cache, "--check-reproducible", "--oci-layout", tmp_path / "l2",
+                         env=env)
+        assert checked.stdout == first.stdout and "reproducible: the second build gave the same" in checked.stderr
+        assert any(p.endswith("greet/@v/v1.0.0.zip") for p, _ in private.requests[asked:]), "not downloaded again"
+    finally:
+        private.close()
+    offline = leango("build", app, "--cache-dir", cache, "--check-reproducible", "--offline", "-q",
+                     "--oci-layout", tmp_path / "l3", env=env)
+    assert offline.stdout == first.stdout
+    assert not list((cache / "work").glob("reproduce-*")), "the second build's caches were left behind"
