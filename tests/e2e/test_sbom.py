@@ -12,7 +12,7 @@ import pytest
 from leango.oci import Platform
 from leango.oci.sinks.layout import write_layout
 from support.cli import leango
-from support.tools import require_go_tool
+from support.tools import go_module_file, require_go_tool
 
 
 def _sbom(src: str, *extra: str, check: bool = True):
@@ -71,6 +71,22 @@ def test_both_formats_pass_the_reference_validators(oras_image, tmp_path):
                               str(tmp_path / "broken.json")], capture_output=True, text=True)
     assert refused.returncode != 0 or "invalid" in refused.stderr.lower()
     assert JsonStrictValidator(SchemaVersion.V1_6).validate_str(cdx.replace('"bomFormat"', '"bomFormatX"'))
+
+
+def test_spdx_follows_the_official_json_schema(oras_image, tmp_path):
+    """The SPDX 2.3 JSON schema (spdx-spec's, as syft v1.57.2 ships it) accepts leango's document
+    and refuses one with a required field missing or of the wrong type."""
+    import jsonschema
+    schema = json.loads(go_module_file("github.com/anchore/syft", "v1.57.2",
+                                       "schema/spdx-json/spdx-schema-2.3.json").read_text())
+    assert schema["$id"] == "http://spdx.org/rdf/terms/2.3"
+    layout, _ = oras_image
+    doc = _sbom(f"oci:{layout}:v1")
+    jsonschema.validate(doc, schema)  # raises on the first problem
+    for broken in ({k: v for k, v in doc.items() if k != "spdxVersion"}, {**doc, "packages": "none"},
+                   {**doc, "creationInfo": {"creators": doc["creationInfo"]["creators"]}}):
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(broken, schema)
 
 
 def test_the_same_image_gives_the_same_bytes_and_lists_its_files(hello, tmp_path):

@@ -34,6 +34,17 @@ def require_go_tool(tool: str) -> str:
     return found
 
 
+def go_module_file(module: str, version: str, path: str):
+    """A file of a Go module scripts/setup downloaded to build a peer (its module cache, which Go
+    verified against the checksum database): the official schemas those tools ship."""
+    import os
+    from pathlib import Path
+    found = Path(os.environ.get("LEANGO_TOOLS", "/opt/leango/tools")) / "gomod" / f"{module}@{version}" / path
+    if not found.is_file():
+        pytest.fail(f"{found} is missing: run scripts/setup (it downloads {module}@{version})", pytrace=False)
+    return found
+
+
 def require(tool: str) -> str:
     path = shutil.which(tool)
     if path is None:
