@@ -1,5 +1,6 @@
 """From Go source to an oci.Image or oci.Index. Knows nothing of click."""
 
+from .api import build, spec_from
 from .errors import (
                      BuildahError,
                      BuildError,
@@ -10,7 +11,7 @@ from .errors import (
                      SpecError,
                      ToolchainError,
 )
-from .pipeline import BuildResult, build
+from .pipeline import BuildResult
 from .runner import Result, Runner, SubprocessRunner
 from .spec import BuildSpec, Outputs, PushOptions
 
@@ -31,4 +32,5 @@ __all__ = [
                      "SubprocessRunner",
                      "ToolchainError",
                      "build",
+                     "spec_from",
 ]

@@ -7,7 +7,6 @@ import json
 import logging
 import os
 import signal
-import stat
 import sys
 import threading
 import warnings
@@ -18,7 +17,7 @@ import click
 
 from ..oci import OciError, parse_reference
 from ..oci.registry.credentials import CredentialSources
-from ..oci.registry.proxy import ProxyConfig
+from .api import credential_sources, download_ca, netrc_file, registry_options
 from .buildah import Storage
 from .containers import empty_caches, remove_stale
 from .errors import BuildError, Interrupted, SourceError, SpecError
@@ -29,7 +28,7 @@ from .platform import host_platform, parse_platform
 from .redact import redact
 from .report import Progress, report
 from .runner import SubprocessRunner
-from .spec import BuildSpec, Outputs, PushOptions, parse_env, parse_epoch
+from .spec import BuildSpec, Outputs, PushOptions, default_cache_dir, parse_env, parse_epoch
 
 if TYPE_CHECKING:  # the registry client (and requests) loads only when a command talks to one
     from ..oci.registry.transport import RegistryOptions
@@ -42,8 +41,7 @@ log = logging.getLogger("leango")
 
 
 def _cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "leango"
+    return default_cache_dir(os.environ)
 
 
 def _split_commas(values: tuple[str, ...]) -> list[str]:
@@ -256,7 +254,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             timeout=timeout,
             isolation=isolation,
             go_environ=tuple(os.environ.items()),
-            download_ca=Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None,
+            download_ca=download_ca(os.environ),
             netrc=_netrc(),
         )
         spec = _with_default_output(spec)
@@ -310,28 +308,19 @@ class _Access(NamedTuple):
 
 
 def _credential_sources() -> CredentialSources:
-    return CredentialSources.from_environ(os.environ, Path.home(), os.getuid())
+    return credential_sources(os.environ)
 
 
 def _registry_options(insecure, registry_ca):
     import urllib3
 
-    from ..oci.registry.transport import RegistryOptions
     # The transport logs one line for an --insecure-registry host instead of a warning per request.
     warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
-    system_ca = Path(os.environ["SSL_CERT_FILE"]) if os.environ.get("SSL_CERT_FILE") else None
-    return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, system_ca=system_ca,
-                           proxy=ProxyConfig.from_environ(os.environ))
+    return registry_options(os.environ, insecure, registry_ca)
 
 
 def _netrc() -> Path | None:
-    """NETRC, else ~/.netrc, as the go command finds it; only a regular file is used."""
-    path = Path(os.environ["NETRC"]) if os.environ.get("NETRC") else Path.home() / ".netrc"
-    try:
-        return path if stat.S_ISREG(os.stat(path).st_mode) else None
-    except OSError:
-        return None
+    return netrc_file(os.environ)
 
 
 def _with_default_output(spec: BuildSpec) -> BuildSpec:

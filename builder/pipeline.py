@@ -36,7 +36,7 @@ from .goenv import GoEnv, read_go_env
 from .gorun import GoPackage, GoSteps, Paths, Target, modules_cached, targets
 from .isolation import HostSession, IsolationError, fallback_reason
 from .platform import elf_machine, host_platform
-from .runner import Runner
+from .runner import Runner, SubprocessRunner
 from .source import ModuleSources, declares_main, locate, module_path
 from .spec import BuildSpec
 from .toolchain import Toolchain, find_toolchain
@@ -139,7 +139,10 @@ class Job:
         return record.input_key(self.spec, self.sources, self.toolchain, self.go, self.base)
 
 
-def build(spec: BuildSpec, runner: Runner, progress: Progress | None = None) -> BuildResult:
+def build(spec: BuildSpec, runner: Runner | None = None, progress: Progress | None = None) -> BuildResult:
+    """Build spec: each image assembled, written to its outputs and pushed (runner: every command
+    leango executes goes through it; default a SubprocessRunner)."""
+    runner = runner or SubprocessRunner()
     given = spec  # as the caller gave it: --check-reproducible builds it again, templates and all
     sources = locate(spec.sources, spec.cwd or Path.cwd())
     # The git state, read once: for the image's annotations, the provenance and {{ .Git.* }}.

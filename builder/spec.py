@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
     from .sign import Signer
 from .gobuild import CONTROLLED
 from .isolation import ISOLATIONS
+from .platform import host_platform
 
 _ENV_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _USER = re.compile(r"[A-Za-z0-9_.-]+(?::[A-Za-z0-9_.-]+)?")
@@ -151,6 +154,12 @@ class Outputs:
     oci_archive: Path | None = None
     tarball: Path | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("oci_layout", "oci_archive", "tarball"):  # a str is taken as a path
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))
+
     @property
     def any(self) -> bool:
         return any((self.oci_layout, self.oci_archive, self.tarball))
@@ -176,9 +185,9 @@ class BuildSpec:
     `netrc` the credentials file for private modules, both mounted read-only for the
     download step only.
     """
-    sources: tuple[str, ...]
-    cache_dir: Path
-    platforms: tuple[Platform, ...]
+    sources: tuple[str, ...] = (".",)
+    cache_dir: Path = field(default_factory=lambda: default_cache_dir())
+    platforms: tuple[Platform, ...] = field(default_factory=lambda: (host_platform(),))
     references: tuple[Reference, ...] = ()
     repo: str = ""
     tags: tuple[str, ...] = ()
@@ -263,6 +272,12 @@ def parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
             raise SpecError(f"--env {item!r} is not KEY=VALUE")
         out.append((key, value))
     return tuple(out)
+
+
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """$XDG_CACHE_HOME/leango, else ~/.cache/leango: where `leango build` keeps its caches."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "leango"
 
 
 def parse_epoch(text: str | None) -> int:

@@ -33,19 +33,20 @@ if TYPE_CHECKING:
         SubprocessRunner,
         ToolchainError,
         build,
+        spec_from,
     )
     from .oci import Image, Index, OciError, Platform, Reference, RegistryError, parse_reference
 
 _FROM_BUILDER = ("BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Interrupted",
                  "NotStaticError", "Outputs", "PushOptions", "Runner", "SourceError", "SpecError",
-                 "SubprocessRunner", "ToolchainError", "build")
+                 "SubprocessRunner", "ToolchainError", "build", "spec_from")
 _FROM_OCI = ("Image", "Index", "OciError", "Platform", "Reference", "RegistryError", "parse_reference")
 
 __all__ = [
     "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Image", "Index",
     "Interrupted", "NotStaticError", "OciError", "Outputs", "Platform", "PushOptions", "Reference",
     "RegistryError", "Runner", "SourceError", "SpecError", "SubprocessRunner", "ToolchainError",
-    "__version__", "build", "parse_reference",
+    "__version__", "build", "parse_reference", "spec_from",
 ]
 
 

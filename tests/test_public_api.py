@@ -17,7 +17,7 @@ def test_leango_all():
         "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Image", "Index",
         "Interrupted", "NotStaticError", "OciError", "Outputs", "Platform", "PushOptions", "Reference",
         "RegistryError", "Runner", "SourceError", "SpecError", "SubprocessRunner", "ToolchainError",
-        "__version__", "build", "parse_reference"])
+        "__version__", "build", "parse_reference", "spec_from"])
     assert all(hasattr(leango, name) for name in leango.__all__)
 
 
@@ -34,7 +34,7 @@ def test_builder_all():
     assert sorted(builder.__all__) == sorted([
         "BuildError", "BuildResult", "BuildSpec", "BuildahError", "CompileError", "Interrupted",
         "NotStaticError", "Outputs", "PushOptions", "Result", "Runner", "SourceError", "SpecError",
-        "SubprocessRunner", "ToolchainError", "build"])
+        "SubprocessRunner", "ToolchainError", "build", "spec_from"])
     assert all(hasattr(builder, name) for name in builder.__all__)
 
 
@@ -132,3 +132,50 @@ def test_dist_info_reading(tmp_path, infos, expected):
         (tmp_path / name).mkdir()
         (tmp_path / name / "METADATA").write_text(text)
     assert _version._from_dist_info(tmp_path) == expected
+
+
+def test_the_keyword_form_makes_the_spec_the_command_line_makes(tmp_path):
+    from pathlib import Path
+
+    from leango.builder.platform import host_platform
+    from leango.builder.spec import Attestations, Outputs
+    environ = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "SOURCE_DATE_EPOCH": "1700000000", "GOPROXY": "off",
+               "HOME": str(tmp_path)}
+    spec = leango.spec_from("./cmd/api", tags=["v1", "latest"], repo="registry.example/team", push=True,
+                            platforms=["linux/arm64", "linux/amd64"], oci_archive=tmp_path / "a.tar",
+                            ldflags="-X main.v=1", env={"CGO_CFLAGS": "-O2"}, labels={"a": "1"},
+                            runtime_env={"MODE": "prod"}, args=["--port=8080"], provenance=True,
+                            insecure_registries=["registry.example"], environ=environ)
+    assert spec.sources == ("./cmd/api",) and spec.repo == "registry.example/team" and spec.tags == ("v1", "latest")
+    assert [str(p) for p in spec.platforms] == ["linux/arm64", "linux/amd64"]
+    assert spec.cache_dir == tmp_path / "xdg" / "leango" and spec.source_date_epoch == 1700000000
+    assert spec.outputs == Outputs(oci_archive=tmp_path / "a.tar") and spec.push is not None
+    assert spec.push.registry.insecure_hosts == ("registry.example",)
+    assert (spec.ldflags, spec.env) == ("-X main.v=1", (("CGO_CFLAGS", "-O2"),))
+    assert (spec.image.labels, spec.image.runtime_env, spec.image.args) == \
+        ((("a", "1"),), (("MODE", "prod"),), ("--port=8080",))
+    assert spec.attest == Attestations(("spdx",), True, local=True)
+    assert dict(spec.go_environ)["GOPROXY"] == "off"
+    # Full references without a repository; no output and no push: a layout in ./leango-out/<binary>.
+    plain = leango.spec_from("app", tags=["r.example/app:v1"], environ=environ)
+    assert [str(r) for r in plain.references] == ["r.example/app:v1"] and plain.push is None
+    assert plain.outputs == Outputs(oci_layout=Path("leango-out") / "{binary}")
+    assert plain.platforms == (host_platform(),) and plain.attest == Attestations()
+
+
+def test_a_spec_has_the_command_line_s_defaults_and_takes_no_options(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from leango.builder.platform import host_platform
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    spec = leango.BuildSpec(outputs=leango.Outputs(oci_layout="out"))
+    assert spec.sources == (".",) and spec.platforms == (host_platform(),)
+    assert spec.cache_dir == tmp_path / "leango" and spec.outputs.oci_layout == Path("out")
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    assert leango.BuildSpec().cache_dir == Path.home() / ".cache" / "leango"
+    import pytest
+    with pytest.raises(TypeError) as info:
+        leango.build(spec, push=True, tags=["x"])
+    assert str(info.value) == "build(BuildSpec) takes no options (given: push, tags); set them in the spec"
+    with pytest.raises(TypeError):
+        leango.spec_from(".", pushh=True)  # a misspelt option is an error, not ignored

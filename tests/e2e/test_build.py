@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import tarfile
 
 from support.cli import HELLO_REF, leango
 from support.ocicheck import check_layout
@@ -129,8 +131,20 @@ def test_readme_library_example_runs(tmp_path, cache_dir):
     from support.paths import REPO
     code = re.search(r"## As a library.*?```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
     shutil.copytree(FIXTURES / "hello-world", tmp_path / "fixtures" / "hello-world")
-    code = code.replace('Path.home() / ".cache" / "leango"', f"Path({str(cache_dir)!r})")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    # The default cache directory, $XDG_CACHE_HOME/leango, is the session's (warm) one.
+    (tmp_path / "xdg").mkdir()
+    (tmp_path / "xdg" / "leango").symlink_to(cache_dir)
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env.pop("PYTHONPATH", None)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env=env)
     assert proc.returncode == 0, proc.stderr
-    digest = proc.stdout.split()[0]
-    assert digest.startswith("sha256:") and (tmp_path / "out" / "layout" / "index.json").is_file()
+    first, second = proc.stdout.splitlines()
+    digest, outputs = first.split(" ", 1)
+    assert digest.startswith("sha256:") and outputs == repr({"oci_layout": "out/layout"})
+    assert [m["digest"] for m in json.loads((tmp_path / "out" / "layout" / "index.json").read_text())["manifests"]] \
+        == [digest]
+    assert second.startswith("sha256:") and second != digest  # another platform: another image
+    with tarfile.open(tmp_path / "out" / "hello-arm64.tar") as tar:
+        index = json.load(tar.extractfile("index.json"))
+    assert [m["digest"] for m in index["manifests"]] == [second]
