@@ -195,6 +195,9 @@ def main() -> None:
                    "cannot make a container: Docker's default seccomp profile, Kubernetes' RuntimeDefault). "
                    "auto: chroot, or none when buildah cannot make a container and leango runs inside "
                    "one (said on stderr). Same digests either way. Env: LEANGO_ISOLATION.")
+@click.option("--image-refs", type=click.Path(path_type=Path, dir_okay=False), metavar="FILE",
+              help="Write every image's REF@DIGEST (each --tag, pushed or named in a layout), one a line, to FILE "
+                   "(as ko's --image-refs), for the next step of a pipeline.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
@@ -202,8 +205,8 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations,
               no_source_annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo,
               sbom_formats, provenance, check_reproducible, sign_key, cache_dir, push, push_by_digest,
-              cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation, as_json,
-              quiet, verbose):
+              cache_from, cache_to, insecure, registry_ca, mount_from, offline, rebuild, timeout, isolation,
+              image_refs, as_json, quiet, verbose):
     """Compile the Go main packages SOURCE names and write each as a scratch image.
 
     \b
@@ -260,7 +263,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
         spec = _with_default_output(spec)
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
-    _run(spec, as_json, quiet)
+    _run(spec, as_json, quiet, image_refs)
 
 
 def _signer(path: Path):
@@ -334,7 +337,7 @@ def _on_sigterm(signum, _frame):
     raise Interrupted("interrupted by SIGTERM")
 
 
-def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
+def _run(spec: BuildSpec, as_json: bool, quiet: bool, image_refs: Path | None = None) -> None:
     progress = Progress() if spec.push and not quiet and sys.stderr.isatty() else None
     # SIGTERM unwinds like Ctrl-C: the container is removed, open uploads are DELETEd.
     if threading.current_thread() is threading.main_thread():
@@ -351,12 +354,42 @@ def _run(spec: BuildSpec, as_json: bool, quiet: bool) -> None:
     finally:
         if progress is not None:
             progress.finish()
+    if image_refs is not None:
+        _write_image_refs(image_refs, result)
     report(result, as_json)
+
+
+def _write_image_refs(path: Path, result) -> None:
+    from ..oci.atomic import write_bytes_atomic
+    refs = [str(ref) for b in result.builds for ref in b.references]
+    if not refs:
+        log.warning("--image-refs %s: no image has a reference (give --tag or --repo); the file is empty", path)
+    try:
+        write_bytes_atomic(path, "".join(f"{r}\n" for r in refs).encode())
+    except OSError as exc:
+        _fail(OciError(f"cannot write --image-refs {path}: {exc.strerror}"), EXIT_BUILD_FAILED)
 
 
 def _fail(exc: Exception, code: int) -> None:
     click.echo(f"leango: error: {redact(str(exc))}", err=True)
     sys.exit(code)
+
+
+@main.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+def completion_cmd(shell):
+    """Print the completion script of SHELL (click's own mechanism): commands, options, choices.
+
+    \b
+    Example:
+      eval "$(leango completion bash)"                                  # in ~/.bashrc
+      leango completion zsh > "${fpath[1]}/_leango"                     # zsh
+      leango completion fish > ~/.config/fish/completions/leango.fish   # fish
+    """
+    from click.shell_completion import get_completion_class
+    completion = get_completion_class(shell)
+    assert completion is not None  # the three choices are click's own
+    click.echo(completion(main, {}, "leango", "_LEANGO_COMPLETE").source())
 
 
 @main.command("prune")

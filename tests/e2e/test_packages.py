@@ -18,8 +18,11 @@ from support.peers import Buildah
 def test_cmd_pattern_gives_one_image_per_command(tmp_path, cache_dir):
     proc = leango("build", "./cmd/...", "--repo", "localhost:5000/team", "-t", "v1", "-t", "latest",
                   "--oci-layout", tmp_path / "layout", "--oci-archive", tmp_path / "{binary}.tar", "--json",
-                  "--cache-dir", cache_dir, cwd=FIXTURES / "multi-cmd")
+                  "--image-refs", tmp_path / "refs.txt", "--cache-dir", cache_dir, cwd=FIXTURES / "multi-cmd")
     builds = json.loads(proc.stdout)["builds"]
+    # --image-refs: every REF@DIGEST, one a line, in the order of the builds.
+    assert (tmp_path / "refs.txt").read_text().splitlines() == [r for b in builds for r in b["references"]]
+    assert len((tmp_path / "refs.txt").read_text().splitlines()) == 4
     assert [(b["binary"], b["package"]) for b in builds] == [
         ("api", "example.com/multi/cmd/api"), ("worker", "example.com/multi/cmd/worker")]
     assert builds[0]["references"] == [f"localhost:5000/team/api:{t}@{builds[0]['digest']}" for t in ("v1", "latest")]
@@ -29,6 +32,16 @@ def test_cmd_pattern_gives_one_image_per_command(tmp_path, cache_dir):
         assert ran.stdout == f"Hello from {b['binary']}\n"
     # The base layer is shared, byte for byte.
     assert builds[0]["images"][0]["layers"][0] == builds[1]["images"][0]["layers"][0]
+
+
+def test_image_refs_of_an_unnamed_image_is_empty_with_a_warning(tmp_path, cache_dir):
+    proc = leango("build", FIXTURES / "hello-world", "--oci-layout", tmp_path / "l", "--image-refs",
+                  tmp_path / "refs.txt", "--cache-dir", cache_dir)
+    assert (tmp_path / "refs.txt").read_text() == ""
+    assert "--image-refs" in proc.stderr and "no image has a reference" in proc.stderr
+    proc = leango("build", FIXTURES / "hello-world", "--oci-layout", tmp_path / "l", "--image-refs",
+                  tmp_path / "refs.txt" / "under-a-file", "--cache-dir", cache_dir, check=False)
+    assert proc.returncode == 1 and "cannot write --image-refs" in proc.stderr
 
 
 def test_several_sources_and_plain_output(cache_dir):
