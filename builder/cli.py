@@ -375,6 +375,67 @@ def _fail(exc: Exception, code: int) -> None:
     sys.exit(code)
 
 
+@main.command("resolve")
+@click.option("-f", "--filename", "files", multiple=True, required=True, metavar="FILE|DIR|-",
+              help="YAML to resolve (repeatable): a file, every .yaml/.yml under a directory, or - for stdin.")
+@click.option("--repo", envvar="LEANGO_REPO", default="", metavar="REPO",
+              help="Push each image as REPO/<binary> (required; env LEANGO_REPO), as `build --repo`.")
+@click.option("-t", "--tag", "tags", multiple=True, metavar="TAG",
+              help="Tag each pushed image (repeatable; default latest); the YAML gets the digest.")
+@click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
+              help="Target platform(s), comma-separated or repeated (default: the host's).")
+@click.option("--cache-dir", type=click.Path(path_type=Path), help="As for build. Default: $XDG_CACHE_HOME/leango.")
+@_registry_flags(mount_from=False)
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def resolve_cmd(files, repo, tags, platforms, cache_dir, insecure, registry_ca, verbose):
+    """Replace each leango://IMPORT/PATH in YAML with the image built and pushed for that package.
+
+    Each import path is a main package of the Go module holding the current directory; each is
+    built once, all in one build (as `leango build --repo REPO --push`), and the YAML gets
+    REPO/BINARY@sha256:... Comments, key order, quoting and documents stay as they were; the
+    result goes to stdout, files one after the other separated by ---.
+
+    \b
+    Example:
+      LEANGO_REPO=registry.example.com/shop leango resolve -f deploy/ > deploy.resolved.yaml
+      helm template shop chart/ | leango resolve -f - | kubectl apply -f -
+    """
+    from . import resolve
+    from .api import spec_from
+    _setup_logging(verbose, False)
+    cwd = Path.cwd()
+    try:
+        if not repo:
+            raise SpecError("leango resolve pushes every image: give --repo REPO or set LEANGO_REPO")
+        loaded = []
+        for name, text in resolve.inputs(list(files), sys.stdin.read):
+            docs = resolve.load(name, text)
+            loaded.append((name, text, docs, resolve.references(name, docs)))
+        found = [f for *_, refs in loaded for f in refs]
+        dirs = resolve.package_dirs(found, cwd)
+        spec = spec_from([resolve.relative(d, cwd) for d in dirs.values()], repo=repo, tags=list(tags), push=True,
+                         platforms=_split_commas(platforms), insecure_registries=insecure,
+                         registry_ca=registry_ca, cache_dir=cache_dir, cwd=cwd) if dirs else None
+    except (BuildError, OciError) as exc:
+        _fail(exc, EXIT_USAGE)
+    if spec is not None:
+        try:
+            result = build(spec)
+        except BuildError as exc:
+            _fail(exc, EXIT_USAGE if isinstance(exc, (SpecError, SourceError)) else EXIT_BUILD_FAILED)
+        except OciError as exc:
+            _fail(exc, EXIT_BUILD_FAILED)
+        built = resolve.pinned({b.package: b.references[0] for b in result.builds})
+        for f in found:
+            f.replace(built[f.import_path])
+        log.info("resolved %d reference(s) to %d image(s)", len(found), len(built))
+    for i, (_name, text, docs, _refs) in enumerate(loaded):
+        out = resolve.dump(docs, text)
+        if i and not out.startswith("---"):
+            click.echo("---")
+        click.echo(out, nl=False)
+
+
 @main.command("completion")
 @click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
 def completion_cmd(shell):
