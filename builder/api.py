@@ -82,7 +82,8 @@ def build(what: BuildSpec | str | os.PathLike[str] | Sequence[str | os.PathLike[
 def spec_from(what: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = ".", *,
               tags: Sequence[str] = (), repo: str = "", platforms: Sequence[str | Platform] = (),
               oci_layout: str | os.PathLike[str] | None = None, oci_archive: str | os.PathLike[str] | None = None,
-              tarball: str | os.PathLike[str] | None = None, push: bool = False, push_by_digest: bool = False,
+              tarball: str | os.PathLike[str] | None = None, load: str | Sequence[str] = (), push: bool = False,
+              push_by_digest: bool = False,
               insecure_registries: Sequence[str] = (), registry_ca: str | os.PathLike[str] | None = None,
               ldflags: str = "", build_tags: Sequence[str] = (), env: Pairs | None = None, binary_name: str = "",
               user: str = "65532:65532",
@@ -96,7 +97,8 @@ def spec_from(what: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = 
     (default: the process's) as it does."""
     environ = os.environ if environ is None else environ
     sources = (str(what),) if isinstance(what, str | os.PathLike) else tuple(str(s) for s in what)
-    outputs = Outputs(*(Path(p) if p is not None else None for p in (oci_layout, oci_archive, tarball)))
+    layout, archive, docker = (Path(p) if p is not None else None for p in (oci_layout, oci_archive, tarball))
+    outputs = Outputs(layout, archive, docker, (load,) if isinstance(load, str) else tuple(load))
     if not outputs.any and not (push or push_by_digest):
         outputs = Outputs(oci_layout=Path("leango-out") / "{binary}")
     return BuildSpec(

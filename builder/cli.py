@@ -111,6 +111,10 @@ def main() -> None:
 @click.option("--oci-archive", type=click.Path(path_type=Path), help="Write an OCI archive tar (podman load, skopeo).")
 @click.option("--tarball", type=click.Path(path_type=Path),
               help="Write a docker-archive tar (docker/podman load, ctr images import).")
+@click.option("--load", "load", multiple=True, metavar="podman|containerd[=NAMESPACE]",
+              help="Load every platform into podman's containers-storage (yours, rootless too) or into "
+                   "containerd (namespace default; k8s.io for a kubelet; CONTAINERD_ADDRESS), no tarball "
+                   "left. Named by --tag/--repo, else localhost/<binary>:latest.")
 @click.option("--binary-name", default="",
               help="Name of the binary for a single package. Default: as `go build` names it (the last "
                    "element of the import path).")
@@ -201,7 +205,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
-def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, binary_name, ldflags,
+def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, load, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations,
               no_source_annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo,
               sbom_formats, provenance, check_reproducible, sign_key, cache_dir, push, push_by_digest,
@@ -230,7 +234,7 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             references=() if repo else tuple(parse_reference(t) for t in tags),
             repo=repo,
             tags=tuple(tags) if repo else (),
-            outputs=Outputs(oci_layout, oci_archive, tarball),
+            outputs=Outputs(oci_layout, oci_archive, tarball, tuple(load)),
             binary_name=binary_name,
             ldflags=ldflags,
             build_tags=tuple(_split_commas(build_tags)),

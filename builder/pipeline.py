@@ -143,6 +143,10 @@ def build(spec: BuildSpec, runner: Runner | None = None, progress: Progress | No
     """Build spec: each image assembled, written to its outputs and pushed (runner: every command
     leango executes goes through it; default a SubprocessRunner)."""
     runner = runner or SubprocessRunner()
+    if spec.outputs.load:  # podman or ctr missing: said before the compile, not after
+        from .load import LoadTarget
+        for each in spec.outputs.load:
+            LoadTarget.parse(each).program()
     given = spec  # as the caller gave it: --check-reproducible builds it again, templates and all
     sources = locate(spec.sources, spec.cwd or Path.cwd())
     # The git state, read once: for the image's annotations, the provenance and {{ .Git.* }}.
@@ -411,6 +415,11 @@ def output_sinks(spec: BuildSpec, progress: Progress | None = None, binary: str 
         sinks.append(OciArchiveSink(named(spec.outputs.oci_archive), spec.source_date_epoch))
     if spec.outputs.tarball:
         sinks.append(DockerArchiveSink(named(spec.outputs.tarball), spec.source_date_epoch))
+    if spec.outputs.load:
+        from .load import ContainerdSink, LoadTarget, PodmanSink, default_name
+        for target in map(LoadTarget.parse, spec.outputs.load):
+            sinks.append(PodmanSink(spec.cache_dir / "work", default_name(binary)) if target.store == "podman"
+                         else ContainerdSink(target.namespace, default_name(binary)))
     if spec.push is not None:
         from ..oci.sinks.registry import RegistrySink
         sinks.append(RegistrySink(spec.push.credentials, spec.push.registry, spec.push.mount_from, progress,
@@ -429,5 +438,7 @@ def write_sinks(sinks: Sequence[Sink], artifact: Artifact, references: Sequence[
         result = sink.write(artifact, references, carried) if carried else sink.write(artifact, references)
         if result.is_file:
             log.info("wrote %s to %s", result.kind.replace("_", " "), result.location)
+        elif result.kind != "registry":
+            log.info("loaded %s into %s", ", ".join(str(r) for r in result.references), result.location)
         results.append(result)
     return results

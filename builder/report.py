@@ -35,6 +35,8 @@ def build_json(build: ImageBuild, toolchain: str) -> dict[str, Any]:
                        for l in img.layers],
         } for img in art.images()],
         "pushed": [push_json(p) for p in build.pushed],
+        "loaded": [{"store": r.kind, "where": r.location, "references": [str(n) for n in r.references]}
+                   for r in build.written if r.kind in ("podman", "containerd")],
     }
 
 

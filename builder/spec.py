@@ -153,16 +153,24 @@ class Outputs:
     oci_layout: Path | None = None
     oci_archive: Path | None = None
     tarball: Path | None = None
+    # --load: "podman", "containerd" or "containerd=NAMESPACE" (load.py), each at most once
+    load: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("oci_layout", "oci_archive", "tarball"):  # a str is taken as a path
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 object.__setattr__(self, name, Path(value))
+        if isinstance(self.load, str):
+            object.__setattr__(self, "load", (self.load,))
+        from .load import LoadTarget
+        stores = [LoadTarget.parse(each).store for each in self.load]
+        if len(set(stores)) != len(stores):
+            raise SpecError("--load names one store twice", "give podman and containerd at most once each")
 
     @property
     def any(self) -> bool:
-        return any((self.oci_layout, self.oci_archive, self.tarball))
+        return any((self.oci_layout, self.oci_archive, self.tarball, self.load))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from ..reference import Reference
 if TYPE_CHECKING:
     from .registry import PushResult
 
-SinkKind = Literal["oci_layout", "oci_archive", "tarball", "registry"]
+SinkKind = Literal["oci_layout", "oci_archive", "tarball", "registry", "podman", "containerd"]
+FILE_KINDS = ("oci_layout", "oci_archive", "tarball")
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,8 @@ class SinkResult:
 
     @property
     def is_file(self) -> bool:
-        """Written to this machine's disk (a layout or an archive), not pushed."""
-        return self.kind != "registry"
+        """Written to this machine's disk (a layout or an archive), not pushed or loaded."""
+        return self.kind in FILE_KINDS
 
 
 class Sink(Protocol):

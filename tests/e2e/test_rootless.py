@@ -104,3 +104,27 @@ def test_rootless_build_push_and_run(user, workdir, hello, registry):
         as_user(user, ["buildah", "rmi", "--all", "--force"], workdir)
     left = as_user(user, ["buildah", "containers", "--quiet"], workdir)
     assert left.stdout.strip() == ""
+
+
+def test_rootless_load_into_the_users_own_podman_storage(user, workdir, hello):
+    """--load podman as the user: its own containers-storage, where its podman and buildah see it."""
+    require("podman")
+    proc = as_user(user, [*leango_argv(), "build", "src/checkout", "--load", "podman", "-t", "localhost/hello:rootless",
+                          "--json"], workdir)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["digest"] == hello.result["digest"]
+    try:
+        found = as_user(user, ["podman", "image", "inspect", "--format", "{{.Digest}} {{.User}}",
+                               "localhost/hello:rootless"], workdir)
+        assert found.returncode == 0, found.stderr
+        assert found.stdout.split() == [hello.result["digest"], "65532:65532"]
+        ctr = as_user(user, ["buildah", "from", "--quiet", "localhost/hello:rootless"], workdir)
+        assert ctr.returncode == 0, ctr.stderr
+        name = ctr.stdout.strip().splitlines()[-1]
+        ran = as_user(user, ["buildah", "run", "--isolation", "chroot", name, "--", "/hello-world"], workdir)
+        as_user(user, ["buildah", "rm", name], workdir)
+        assert ran.returncode == 0 and ran.stdout == "Hello world\n", ran.stderr
+        # root's storage did not get it
+        assert subprocess.run(["podman", "image", "exists", "localhost/hello:rootless"]).returncode == 1
+    finally:
+        as_user(user, ["podman", "rmi", "--all", "--force"], workdir)
