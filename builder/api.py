@@ -37,6 +37,7 @@ from .spec import (
 
 if TYPE_CHECKING:
     from ..oci.registry.transport import RegistryOptions
+    from .config import Config
 
 Pairs = Mapping[str, str]
 
@@ -91,12 +92,32 @@ def spec_from(what: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = 
               runtime_env: Pairs | None = None, args: Sequence[str] = (), sbom: Sequence[str] = ("spdx",),
               provenance: bool = False, cache_dir: str | os.PathLike[str] | None = None, offline: bool = False,
               rebuild: bool = False, check_reproducible: bool = False, cwd: str | os.PathLike[str] | None = None,
-              environ: Mapping[str, str] | None = None) -> BuildSpec:
+              environ: Mapping[str, str] | None = None,
+              config: bool | str | os.PathLike[str] = False) -> BuildSpec:
     """The BuildSpec `leango build` makes of the same flags (tags: full references, or plain ones
     with repo; with no output and no push, a layout in ./leango-out/<binary>), reading environ
     (default: the process's) as it does."""
     environ = os.environ if environ is None else environ
     sources = (str(what),) if isinstance(what, str | os.PathLike) else tuple(str(s) for s in what)
+    per_image: tuple = ()
+    cfg = _config(config, sources, Path(cwd) if cwd is not None else Path.cwd())
+    if cfg is not None:  # the file's settings where the arguments left their defaults
+        file = cfg.get
+        repo = repo or environ.get("LEANGO_REPO", "") or file("repository", "")
+        tags = tags or tuple(file("tags", ()))
+        platforms = platforms or tuple(file("platforms", ()))
+        user = file("user", user) if user == "65532:65532" else user
+        compression = file("compression", compression) if compression == "gzip" else compression
+        ldflags = ldflags or file("ldflags", "")
+        build_tags = build_tags or tuple(file("build-tags", ()))
+        env, labels, annotations, runtime_env = ({**file(key, {}), **(given or {})} for key, given in (
+            ("env", env), ("labels", labels), ("annotations", annotations), ("runtime-env", runtime_env)))
+        args = args or tuple(file("args", ()))
+        if tuple(sbom) == ("spdx",) and "sbom" in cfg.defaults:
+            found = file("sbom")
+            sbom = tuple(found.split(",")) if isinstance(found, str) else tuple(found)
+        provenance = provenance or file("provenance", False)
+        per_image = cfg.overrides()
     layout, archive, docker = (Path(p) if p is not None else None for p in (oci_layout, oci_archive, tarball))
     outputs = Outputs(layout, archive, docker, (load,) if isinstance(load, str) else tuple(load))
     if not outputs.any and not (push or push_by_digest):
@@ -108,7 +129,11 @@ def spec_from(what: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = 
         references=() if repo else tuple(parse_reference(t) for t in tags), repo=repo,
         tags=tuple(tags) if repo else (), outputs=outputs, binary_name=binary_name, ldflags=ldflags,
         build_tags=tuple(build_tags), env=tuple((env or {}).items()), user=user, compression=compression,
-        image=ImageSettings(labels=tuple((labels or {}).items()), annotations=tuple((annotations or {}).items()),
+        image=ImageSettings(labels=tuple((labels or {}).items()),
+                            annotations=tuple((k.removeprefix("manifest:"), v) for k, v in (annotations or {}).items()
+                                              if not k.startswith("index:")),
+                            index_annotations=tuple((k.removeprefix("index:"), v)
+                                                    for k, v in (annotations or {}).items() if k.startswith("index:")),
                             runtime_env=tuple((runtime_env or {}).items()), args=tuple(args)),
         attest=Attestations(tuple(sbom), provenance, local=tuple(sbom) != ("spdx",) or provenance),
         source_date_epoch=parse_epoch(environ.get("SOURCE_DATE_EPOCH")),
@@ -117,4 +142,13 @@ def spec_from(what: str | os.PathLike[str] | Sequence[str | os.PathLike[str]] = 
                          by_digest=push_by_digest) if push or push_by_digest else None,
         offline=offline, reuse=not rebuild, check_reproducible=check_reproducible,
         go_environ=tuple(environ.items()), download_ca=download_ca(environ), netrc=netrc_file(environ),
-        cwd=Path(cwd) if cwd is not None else None)
+        cwd=Path(cwd) if cwd is not None else None, per_image=per_image)
+
+
+def _config(config: bool | str | os.PathLike[str], sources: tuple[str, ...], cwd: Path) -> Config | None:
+    """config=True: leango.toml at the module root, if there; a path: that file; False: none."""
+    from . import config as settings
+    if config is False:
+        return None
+    path = settings.find(sources, cwd) if config is True else Path(config)
+    return settings.load(path) if path is not None else None

@@ -44,7 +44,7 @@ def attachments(job: Job, made: RecordedImage, references: Sequence[Reference]) 
 
 def _provenance(job: Job, made: RecordedImage, references: Sequence[Reference],
                 described: list[sbom.Described], sboms: list[Manifest]) -> Manifest:
-    spec = job.spec
+    spec = job.spec.for_package(made.package)  # leango.toml's section for it, as it was built
     name = str(references[0]) if references else made.binary
     subjects = [(name, made.artifact.digest)]
     if len(described) > 1 or described[0].manifest.digest != made.artifact.digest:

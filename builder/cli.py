@@ -98,6 +98,9 @@ def main() -> None:
 
 @main.command("build")
 @click.argument("sources", nargs=-1, metavar="[SOURCE]...")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Settings file. Default: leango.toml at the root of the Go module, if there (flags win "
+                   "over it; `leango config` shows what applies).")
 @click.option("-t", "--tag", "tags", multiple=True, metavar="REF|TAG",
               help="Name the image (repeatable): a full reference such as registry.example.com/app:v1, "
                    "or with --repo a plain tag such as v1.")
@@ -205,7 +208,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object describing the result on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="Only print results and errors.")
 @click.option("-v", "--verbose", count=True, help="Log every command run (debug).")
-def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, load, binary_name, ldflags,
+def build_cmd(sources, config_file, tags, repo, platforms, oci_layout, oci_archive, tarball, load, binary_name, ldflags,
               build_tags, env, goroot, ca_bundle, ca_certs, compression, user, labels, annotations,
               no_source_annotations, runtime_env, args, workdir, expose, stop_signal, data_dir, zoneinfo,
               sbom_formats, provenance, check_reproducible, sign_key, cache_dir, push, push_by_digest,
@@ -225,6 +228,17 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
     """
     _setup_logging(verbose, quiet)
     try:
+        per_image: tuple = ()
+        cfg = _config(sources, config_file)
+        if cfg is not None:  # leango.toml's defaults where the command line gave nothing
+            from . import config
+            here = dict(locals())
+            given, flagged = _given_flags(here)
+            p = config.apply(cfg, {n: here[n] for n in config.FLAG_KEYS}, given)
+            (repo, tags, platforms, user, compression, ldflags, build_tags, env, labels, annotations, runtime_env,
+             args, ca_bundle, ca_certs, cache_from, cache_to, sbom_formats, provenance, zoneinfo) = \
+                (p[n] for n in config.FLAG_KEYS)
+            per_image = cfg.overrides(given, flagged)
         # One set of registry settings for the push and the Go cache alike.
         access = _Access(_credential_sources(), _registry_options(insecure, registry_ca))
         spec = BuildSpec(
@@ -263,11 +277,36 @@ def build_cmd(sources, tags, repo, platforms, oci_layout, oci_archive, tarball, 
             go_environ=tuple(os.environ.items()),
             download_ca=download_ca(os.environ),
             netrc=_netrc(),
+            per_image=per_image,
         )
         spec = _with_default_output(spec)
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     _run(spec, as_json, quiet, image_refs)
+
+
+def _config(sources, config_file: Path | None):
+    """--config FILE, else leango.toml at the root of the module the first SOURCE is in."""
+    from . import config
+    path = config_file or config.find(tuple(sources), Path.cwd())
+    if path is None:
+        return None
+    log.debug("settings from %s", path)
+    return config.load(path)
+
+
+def _given_flags(params: dict):
+    """Which of build's parameters the command line (or their environment variable) set, and the
+    keys of each KEY=VALUE flag given."""
+    from click.core import ParameterSource
+    ctx = click.get_current_context()
+
+    def given(name: str) -> bool:
+        return ctx.get_parameter_source(name) not in (ParameterSource.DEFAULT, None)
+
+    def flagged(name: str) -> set[str]:
+        return {item.partition("=")[0] for item in params.get(name) or ()}
+    return given, flagged
 
 
 def _signer(path: Path):
@@ -438,6 +477,47 @@ def resolve_cmd(files, repo, tags, platforms, cache_dir, insecure, registry_ca, 
         if i and not out.startswith("---"):
             click.echo("---")
         click.echo(out, nl=False)
+
+
+@main.command("config")
+@click.argument("source", default=".", metavar="[SOURCE]")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Settings file. Default: leango.toml at the root of SOURCE's Go module.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object: file, settings, images (value and from).")
+def config_cmd(source, config_file, as_json):
+    """Print the settings `leango build SOURCE` starts from, and where each comes from.
+
+    \b
+    Each top-level setting with its origin (the file's line, LEANGO_REPO, or the default),
+    then each [images."IMPORT/PATH"] section. Flags given to build win over all of these.
+    Exit codes: 0 ok, 2 a bad file (the message names the line and the key).
+
+    \b
+    Example:
+      leango config ./cmd/api
+      leango config --json | jq -r .settings.repository.value
+    """
+    from . import config
+    try:
+        cfg = _config((source,), config_file)
+    except BuildError as exc:
+        _fail(exc, EXIT_USAGE)
+    settings = config.effective(cfg, dict(os.environ), str(host_platform()))
+    images = {path: {k: (config.plain(v.value), f"{cfg.path.name}:{v.line}") for k, v in keys.items()}
+              for path, keys in cfg.images.items()} if cfg else {}
+    if as_json:
+        def obj(rows):
+            return {k: {"value": v, "from": where} for k, (v, where) in rows.items()}
+        click.echo(json.dumps({"file": str(cfg.path) if cfg else None, "settings": obj(settings),
+                               "images": {p: obj(rows) for p, rows in images.items()}}, indent=2))
+        return
+    click.echo(f"# {cfg.path}" if cfg else f"# no {config.FILE_NAME} (built-in defaults)")
+    for key, (value, where) in settings.items():
+        click.echo(f"{key} = {config.toml_value(value)}  # {where}")
+    for path, rows in images.items():
+        click.echo(f'\n[images."{path}"]')
+        for key, (value, where) in rows.items():
+            click.echo(f"{key} = {config.toml_value(value)}  # {where}")
 
 
 @main.command("completion")

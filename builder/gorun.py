@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -216,11 +217,16 @@ def _escape(text: str) -> str:
     return re.sub(r"[A-Z]", lambda m: "!" + m.group(0).lower(), text)
 
 
-def targets(packages: list[GoPackage], binary_override: str = "") -> list[Target]:
+def targets(packages: list[GoPackage], binary_override: str = "",
+            names: Mapping[str, str] | None = None) -> list[Target]:
+    """Each main package and its binary's name: binary_override (one package), else names (by
+    import path: leango.toml's binary-name), else as go build names it."""
     if binary_override and len(packages) > 1:
         raise SpecError("--binary-name names one binary; the sources hold several main packages: "
                         + ", ".join(p.import_path for p in packages))
-    out = [Target(p, check_binary_name(binary_override or binary_name(p.import_path))) for p in packages]
+    names = names or {}
+    out = [Target(p, check_binary_name(binary_override or names.get(p.import_path) or binary_name(p.import_path)))
+           for p in packages]
     seen: dict[str, str] = {}
     for t in out:
         if t.binary in seen:

@@ -38,7 +38,7 @@ from .isolation import HostSession, IsolationError, fallback_reason
 from .platform import elf_machine, host_platform
 from .runner import Runner, SubprocessRunner
 from .source import ModuleSources, declares_main, locate, module_path
-from .spec import BuildSpec
+from .spec import BuildSpec, Pairs
 from .toolchain import Toolchain, find_toolchain
 
 if TYPE_CHECKING:  # the registry client (and requests) loads only when pushing
@@ -150,14 +150,15 @@ def build(spec: BuildSpec, runner: Runner | None = None, progress: Progress | No
     given = spec  # as the caller gave it: --check-reproducible builds it again, templates and all
     sources = locate(spec.sources, spec.cwd or Path.cwd())
     # The git state, read once: for the image's annotations, the provenance and {{ .Git.* }}.
-    wants_git = spec.source_annotations or spec.attest.provenance or ".Git." in spec.ldflags
+    texts = _template_texts(spec)
+    wants_git = spec.source_annotations or spec.attest.provenance or any(".Git." in t for t in texts)
     git = provenance.git_source(sources.module_root) if wants_git else None
+    if any(template.has_templates(t) for t in texts):  # expanded for each build: {{ .Date }} is this build's
+        context = template.Context(dict(spec.go_environ), lambda: (git.commit, git.tag) if git else None,
+                                   spec.source_date_epoch, lambda: time.time() + spec.clock_offset)
+        spec = _expand_templates(spec, context)
     if spec.source_annotations:
         spec = replace(spec, image=spec.image.with_defaults(provenance.source_annotations(git, spec.source_date_epoch)))
-    if template.has_templates(spec.ldflags):  # expanded for each build: {{ .Date }} is this build's
-        context = template.Context(dict(spec.go_environ), lambda: (git.commit, git.tag) if git else None,
-                                   spec.source_date_epoch)
-        spec = replace(spec, ldflags=template.expand(spec.ldflags, context, "--ldflags"))
     toolchain = find_toolchain(runner, spec.goroot)
     go = read_go_env(runner, toolchain, dict(spec.go_environ))
     base = BaseOptions(ca_bundle(spec), spec.compression, spec.source_date_epoch)
@@ -169,6 +170,43 @@ def build(spec: BuildSpec, runner: Runner | None = None, progress: Progress | No
         return _build(Job(spec, runner, sources, toolchain, go, base, progress, git, given))
     finally:
         stale.join()
+
+
+def _template_texts(spec: BuildSpec) -> list[str]:
+    """Every value templates may be in: --ldflags, --env, the image's labels, annotations,
+    runtime env and args, and the same in leango.toml's per-image sections."""
+    def of_image(labels: Pairs, annotations: Pairs, runtime_env: Pairs, args: Sequence[str] | None) -> list[str]:
+        return [v for _, v in (*labels, *annotations, *runtime_env)] + list(args or ())
+    image = spec.image
+    out = [spec.ldflags, *(v for _, v in spec.env),
+           *of_image(image.labels, (*image.annotations, *image.index_annotations), image.runtime_env, image.args)]
+    for _, o in spec.per_image:
+        out += [o.ldflags or "", *(v for _, v in o.env), *of_image(o.labels, o.annotations, o.runtime_env, o.args)]
+    return out
+
+
+def _expand_templates(spec: BuildSpec, context: template.Context) -> BuildSpec:
+    def text(value: str, where: str) -> str:
+        return template.expand(value, context, where)
+
+    def pairs(items: tuple[tuple[str, str], ...], where: str) -> tuple[tuple[str, str], ...]:
+        return tuple((k, text(v, f"{where} {k}")) for k, v in items)
+
+    image = spec.image
+    image = replace(image, labels=pairs(image.labels, "--label"), annotations=pairs(image.annotations, "--annotation"),
+                    index_annotations=pairs(image.index_annotations, "--annotation index:"),
+                    runtime_env=pairs(image.runtime_env, "--runtime-env"),
+                    args=tuple(text(a, "--arg") for a in image.args))
+    per_image = []
+    for path, o in spec.per_image:
+        where = f'leango.toml [images."{path}"]'
+        per_image.append((path, replace(
+            o, ldflags=text(o.ldflags, f"{where} ldflags") if o.ldflags is not None else None,
+            env=pairs(o.env, f"{where} env"), runtime_env=pairs(o.runtime_env, f"{where} runtime-env"),
+            labels=pairs(o.labels, f"{where} labels"), annotations=pairs(o.annotations, f"{where} annotations"),
+            args=tuple(text(a, f"{where} args") for a in o.args) if o.args is not None else None)))
+    return replace(spec, ldflags=text(spec.ldflags, "--ldflags"), env=pairs(spec.env, "--env"), image=image,
+                   per_image=tuple(per_image))
 
 
 def _build(job: Job) -> BuildResult:
@@ -262,7 +300,8 @@ def _build_images(job: Job) -> list[record.RecordedImage]:
                 for binary in binaries:
                     check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
                 artifact = containerize(binaries, job.base, job.layers_dir, user=spec.user, base_layer=base_layer,
-                                        settings=spec.image, goroot=job.toolchain.goroot)
+                                        settings=spec.for_package(target.package.import_path).image,
+                                        goroot=job.toolchain.goroot)
                 images.append(record.RecordedImage(target.binary, target.package.import_path, artifact))
         finally:
             compiled.session.wait_removed()
@@ -339,7 +378,8 @@ def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) ->
     def compile_one(target: Target, platform: Platform) -> AppBinary:
         nonlocal skipped
         try:
-            return steps.compile(target, platform, ldflags=spec.ldflags, env=spec.env,
+            own = spec.for_package(target.package.import_path)  # leango.toml's section for it
+            return steps.compile(target, platform, ldflags=own.ldflags, env=own.env,
                                  vendor=vendor and spec.offline, offline=spec.offline)
         except DownloadError:
             if not skipped:
@@ -358,7 +398,7 @@ def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) ->
             log.debug("go build of %s made no executable: asking go list", guess.package.import_path)
         except (CompileError, DownloadError) as exc:
             failed = exc  # go list's errors say more than the compiler's
-    found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name)
+    found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name, spec.binary_names())
     _check_naming(spec, [t.binary for t in found])
     if guess is not None and [(t.package.import_path, t.binary) for t in found] == [
             (guess.package.import_path, guess.binary)]:
@@ -377,7 +417,8 @@ def _guess_target(spec: BuildSpec, sources: ModuleSources) -> Target | None:
     if not module or not declares_main(sources.module_root / rel):
         return None
     try:
-        (target,) = targets([GoPackage(f"{module}/{rel}" if rel else module, "main", "")], spec.binary_name)
+        (target,) = targets([GoPackage(f"{module}/{rel}" if rel else module, "main", "")], spec.binary_name,
+                            spec.binary_names())
     except BuildError:
         return None
     return target

@@ -151,6 +151,7 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
         # An image compiled against pulled cache entries is never reused by a build that named none.
         sorted(str(r) for r in spec.remote_cache.cache_from) if spec.remote_cache else [],
         spec.image.key(),
+        [[path, o.key()] for path, o in spec.per_image],  # leango.toml's per-image sections
     ]
     h.update(json.dumps(options).encode())
     excluded = _Outputs(spec)
@@ -164,8 +165,9 @@ def input_key(spec: BuildSpec, sources: ModuleSources, toolchain: Toolchain, go:
             # Absolute replacements are mounted on their own: links in them resolve within them.
             bound = sources.tree if tree == sources.module_root or sources.tree in tree.parents else tree
             _tree(h, tree, excluded, bound, visited)
-        data = spec.image.data_dir
-        if data is not None:  # its files, wherever it is (inside the module they are walked twice)
+        data_dirs = [spec.image.data_dir, *(o.data_dir for _, o in spec.per_image)]
+        for data in dict.fromkeys(d for d in data_dirs if d is not None):
+            # its files, wherever it is (inside the module they are walked twice)
             h.update(f"data {data}\n".encode())
             _tree(h, data.resolve(), excluded, data.resolve(), set())
             # Every directory too: an empty one is nothing to Go, but it is in the image.
@@ -202,15 +204,16 @@ def load(cache_dir: Path, key: str, spec: BuildSpec, layers_dir: Path) -> list[R
         doc = json.loads(path.read_bytes())
         out = []
         for b in doc["builds"]:
+            settings = spec.for_package(b["package"]).image
             images = []
             for i in b["images"]:
                 layers = tuple(_layer(l, layers_dir) for l in i["layers"])
                 binary = AppBinary(b["binary"], Path(), Platform.parse(i["platform"]))
                 cfg = image_config(binary, [l.diff_id for l in layers], user=spec.user,
-                                   created=spec.source_date_epoch, settings=spec.image)
-                images.append(Image(cfg, layers, spec.image.annotations))
+                                   created=spec.source_date_epoch, settings=settings)
+                images.append(Image(cfg, layers, settings.annotations))
             artifact: Image | Index = images[0] if len(images) == 1 else \
-                Index(tuple(images), spec.image.index_annotations)
+                Index(tuple(images), settings.index_annotations)
             out.append(RecordedImage(b["binary"], b["package"], artifact))
         return out
     except FileNotFoundError:

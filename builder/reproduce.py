@@ -4,7 +4,10 @@ caches, must give the same images; otherwise the first difference is named, down
 The second build shares nothing that could hide a difference: no build record, a Go build cache
 and a module cache of its own (emptied after; with --offline the module cache is shared, as
 nothing could be downloaded, and modules are checked against go.sum either way), templates such
-as {{ .Date }} expanded again. It shares the layer store, which is content-addressed.
+as {{ .Date }} expanded again — with the clock a year and a second ahead, as reprotest varies the
+time, so that a build embedding its time differs even when both builds fall in one second
+(SOURCE_DATE_EPOCH, when set, stands for the time in both). It shares the layer store, which is
+content-addressed.
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from .spec import Attestations, BuildSpec, Outputs
 log = logging.getLogger(__name__)
 
 
+CLOCK_AHEAD = 366 * 86400 + 1  # seconds: another date, another second
+
+
 class NotReproducible(BuildError):
     """Two builds of the same inputs gave different images."""
 
@@ -36,7 +42,7 @@ def second_spec(spec: BuildSpec, scratch: Path) -> BuildSpec:
     empty Go caches under scratch."""
     return replace(spec, check_reproducible=False, reuse=False, push=None, outputs=Outputs(), remote_cache=None,
                    signer=None, attest=Attestations((), False), go_build_cache=scratch / "go-build",
-                   go_mod_cache=None if spec.offline else scratch / "mod")
+                   go_mod_cache=None if spec.offline else scratch / "mod", clock_offset=CLOCK_AHEAD)
 
 
 def check(spec: BuildSpec, build_again: Callable[[BuildSpec], Sequence[Artifact]], first: Sequence[Artifact],

@@ -103,6 +103,42 @@ class ImageSettings:
                 "stop_signal": self.stop_signal, "data_dir": str(self.data_dir or ""), "zoneinfo": self.zoneinfo}
 
 
+Pairs = tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ImageOverride:
+    """leango.toml's settings for one main package (its `[images."IMPORT/PATH"]` section), over
+    the build's: a string or flag replaces, a table adds keys (its values win), None leaves as is."""
+    binary_name: str | None = None
+    ldflags: str | None = None
+    env: tuple[tuple[str, str], ...] = ()  # added to the build's --env
+    runtime_env: tuple[tuple[str, str], ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()
+    annotations: tuple[tuple[str, str], ...] = ()
+    args: tuple[str, ...] | None = None
+    data_dir: Path | None = None
+    zoneinfo: bool | None = None
+
+    def key(self) -> list[object]:
+        return [self.binary_name, self.ldflags, [list(e) for e in self.env], self.image_key()]
+
+    def image_key(self) -> list[object]:
+        return [[list(e) for e in self.runtime_env], [list(e) for e in self.labels],
+                [list(e) for e in self.annotations], list(self.args) if self.args is not None else None,
+                str(self.data_dir) if self.data_dir else None, self.zoneinfo]
+
+    def apply(self, image: ImageSettings) -> ImageSettings:
+        def over(base: Pairs, extra: Pairs) -> Pairs:
+            return tuple((dict(base) | dict(extra)).items())
+        return replace(image, runtime_env=over(image.runtime_env, self.runtime_env),
+                       labels=over(image.labels, self.labels),
+                       annotations=over(image.annotations, self.annotations),
+                       args=image.args if self.args is None else self.args,
+                       data_dir=image.data_dir if self.data_dir is None else self.data_dir,
+                       zoneinfo=image.zoneinfo if self.zoneinfo is None else self.zoneinfo)
+
+
 @dataclass(frozen=True)
 class Attestations:
     """What each build attaches to its images as referrers (docs/supply-chain.md): an SBOM per
@@ -233,6 +269,10 @@ class BuildSpec:
     # build gets empty ones)
     go_build_cache: Path | None = None
     go_mod_cache: Path | None = None
+    # Seconds added to the clock {{ .Date }} and {{ .Timestamp }} read (the check's second build)
+    clock_offset: float = 0
+    # leango.toml's per-image sections, by import path (config.py)
+    per_image: tuple[tuple[str, ImageOverride], ...] = ()
 
     def __post_init__(self) -> None:
         if isinstance(self.sources, str | Path):
@@ -270,6 +310,23 @@ class BuildSpec:
         for tag in self.build_tags:
             if not _BUILD_TAG.fullmatch(tag):
                 raise SpecError(f"invalid build tag {tag!r}")
+
+    def override(self, import_path: str) -> ImageOverride | None:
+        return dict(self.per_image).get(import_path)
+
+    def for_package(self, import_path: str) -> BuildSpec:
+        """This spec as it applies to one main package: leango.toml's section for it, if any, over it."""
+        found = self.override(import_path)
+        if found is None:
+            return self
+        return replace(self, binary_name=found.binary_name or self.binary_name,
+                       ldflags=self.ldflags if found.ldflags is None else found.ldflags,
+                       env=tuple((dict(self.env) | dict(found.env)).items()), image=found.apply(self.image),
+                       per_image=())
+
+    def binary_names(self) -> dict[str, str]:
+        """The binary names leango.toml gives, by import path."""
+        return {path: o.binary_name for path, o in self.per_image if o.binary_name}
 
 
 def parse_env(items: tuple[str, ...]) -> tuple[tuple[str, str], ...]:

@@ -54,6 +54,19 @@ def expand(text: str, context: Context, where: str) -> str:
     return "".join(out)
 
 
+def check(text: str, where: str) -> None:
+    """SpecError naming where when text uses a name the language does not have (or leaves an
+    action open); whether each has a value is known only at build time."""
+    if "{{" not in text:
+        return
+    for m in _ACTION.finditer(text):
+        name = m.group(1)
+        if not (_ENV.fullmatch(name) or name in NAMES[1:]):
+            raise SpecError(f"{where}: unknown template name {{{{ {name} }}}}", f"known: {', '.join(NAMES)}")
+    if "{{" in _ACTION.sub("", text):
+        raise SpecError(f"{where}: an unclosed template action in {text!r}", "templates are {{ .NAME }}")
+
+
 def _value(name: str, context: Context, where: str) -> str:
     env = _ENV.fullmatch(name)
     if env:

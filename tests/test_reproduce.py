@@ -95,6 +95,8 @@ def test_the_second_build_writes_nothing_keeps_no_record_and_gets_empty_caches(t
     assert not again.attest.any
     assert (again.go_build_cache, again.go_mod_cache) == (tmp_path / "scratch" / "go-build", tmp_path / "scratch" / "mod")
     assert again.ldflags == spec.ldflags  # expanded again by the second build
+    # with its clock ahead: another second and another date, however fast the two builds are
+    assert spec.clock_offset == 0 and again.clock_offset > 86400
     from dataclasses import replace
     offline = second_spec(replace(spec, offline=True), tmp_path / "scratch")
     assert offline.go_build_cache == tmp_path / "scratch" / "go-build" and offline.go_mod_cache is None

@@ -49,7 +49,7 @@ def test_a_fixture_embedding_the_build_time_fails_naming_the_file(tmp_path, cach
                   "--cache-dir", cache_dir, env=env, check=False)
     assert proc.returncode == 1, proc.stderr
     error = proc.stderr.strip().splitlines()[-1]
-    assert error.startswith("leango: error: not reproducible: a second build gave sha256:")
+    assert error.startswith("leango: error: not reproducible: a second build gave sha256:"), proc.stderr
     assert ": linux/amd64: layer 2 of 2 (" in error and "): /buildtime: its content differs (sha256 " in error
     assert "SOURCE_DATE_EPOCH" in error
     # Found before anything was written or pushed (the registry named does not even exist).
