@@ -97,3 +97,28 @@ def test_run_scope_without_proc(monkeypatch):
     monkeypatch.setattr(containers.os, "stat", missing)
     assert run_scope() == ("00000000", 0)
     assert containers.container_name(pid=99999999).startswith("leango-00000000-0-99999999-0-")
+
+
+def test_remove_tree_takes_read_only_directories_files_and_links_but_not_their_targets(tmp_path):
+    from leango.builder.containers import remove_tree
+    tree = tmp_path / "mod"
+    (tree / "a" / "b").mkdir(parents=True)
+    (tree / "a" / "b" / "f.go").write_text("package b")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep").write_text("kept")
+    outside.chmod(0o700)
+    (tree / "a" / "link").symlink_to(outside)
+    for d in (tree / "a" / "b", tree / "a", tree):  # Go's module cache is read-only
+        d.chmod(0o555)
+    remove_tree(tree)
+    assert not tree.exists()
+    assert (outside / "keep").read_text() == "kept" and oct(outside.stat().st_mode & 0o777) == "0o700"
+    # a file, and a link to a directory: each removed itself, the target kept
+    single = tmp_path / "file"
+    single.write_text("x")
+    remove_tree(single)
+    link = tmp_path / "link"
+    link.symlink_to(outside)
+    remove_tree(link)
+    assert not single.exists() and not link.is_symlink() and (outside / "keep").exists()

@@ -107,3 +107,23 @@ def test_signing_goes_with_a_push_or_a_local_output(tmp_path):
                        push=PushOptions())
     assert pushed.signer is signer
     assert Path(str(pushed.cache_dir)) == tmp_path
+
+
+def test_defaults_go_to_manifest_and_index_where_the_command_line_set_no_such_key():
+    settings = ImageSettings(annotations=(("org.opencontainers.image.version", "cli"),),
+                             index_annotations=(("a", "mine"),))
+    found = (("org.opencontainers.image.version", "git"), ("org.opencontainers.image.revision", "abc"), ("a", "b"))
+    merged = settings.with_defaults(found)
+    assert merged.annotations == (("org.opencontainers.image.revision", "abc"), ("a", "b"),
+                                  ("org.opencontainers.image.version", "cli"))
+    assert merged.index_annotations == (("org.opencontainers.image.version", "git"),
+                                        ("org.opencontainers.image.revision", "abc"), ("a", "mine"))
+    assert settings.with_defaults(()) == settings
+    assert merged.labels == settings.labels and merged.args == settings.args
+
+
+def test_the_default_cache_directory_follows_xdg(tmp_path):
+    from leango.builder.spec import default_cache_dir
+    assert default_cache_dir({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "leango"
+    assert default_cache_dir({"XDG_CACHE_HOME": ""}) == Path.home() / ".cache" / "leango"
+    assert default_cache_dir({}) == Path.home() / ".cache" / "leango"

@@ -119,3 +119,49 @@ def test_a_blob_that_is_not_what_it_says_is_not_written(tmp_path):
     assert str(info.value) == (f"blob {liar.digest}: expected {liar.digest} (4 bytes), "
                                f"got {Digest.of_bytes(b'real')} (4 bytes)")
     assert not (tmp_path / "blobs" / "sha256" / liar.digest.hex).exists()
+
+
+TAG = "sha256-" + "a" * 64 + ".sig"
+
+
+def test_a_tagged_attachment_is_merged_with_what_its_tag_holds(tmp_path):
+    from leango.oci.referrers import Tagged
+    root = tmp_path / "layout"
+    image, first, second, both = _artifact("subject"), _artifact("sig one"), _artifact("sig two"), _artifact("both")
+    seen = []
+
+    def merge(existing, blob_of):
+        held = json.loads(existing)
+        layer = Descriptor.from_json(held["layers"][0])
+        with blob_of(layer).open() as f:
+            seen.append((existing, f.read()))
+        return both
+    write_layout(root, image, ["v1"], [Tagged(TAG, first, merge)])  # nothing under the tag: written as is
+    assert seen == []
+    tagged = [e for e in read_index(root) if e.annotation(REF) == TAG]
+    assert [e.digest for e in tagged] == [first.digest]
+    write_layout(root, image, ["v1"], [Tagged(TAG, second, merge)])
+    # merge saw the manifest the tag held, and reads its blobs from the layout
+    assert seen == [(first.raw, b"sig one")]
+    assert [e.digest for e in read_index(root) if e.annotation(REF) == TAG] == [both.digest]
+    assert (root / "blobs" / "sha256" / both.digest.hex).read_bytes() == both.raw
+    # without merge, the tag is replaced
+    write_layout(root, image, ["v1"], [Tagged(TAG, second)])
+    assert [e.digest for e in read_index(root) if e.annotation(REF) == TAG] == [second.digest]
+    # a tag whose manifest blob is gone: nothing to merge with
+    (root / "blobs" / "sha256" / second.digest.hex).unlink()
+    write_layout(root, image, ["v1"], [Tagged(TAG, first, merge)])
+    assert len(seen) == 1 and [e.digest for e in read_index(root) if e.annotation(REF) == TAG] == [first.digest]
+
+
+def test_a_tag_holding_damaged_bytes_is_refused_not_merged(tmp_path):
+    from leango.oci.referrers import Tagged
+    root = tmp_path / "layout"
+    image, first = _artifact("subject"), _artifact("sig one")
+    write_layout(root, image, [], [Tagged(TAG, first)])
+    (root / "blobs" / "sha256" / first.digest.hex).write_bytes(first.raw.replace(b"sha256", b"sha257"))
+    with pytest.raises(DigestMismatch) as info:
+        write_layout(root, image, [], [Tagged(TAG, _artifact("sig two"), lambda e, b: image)])
+    assert f"manifest of {TAG}" in str(info.value) and str(first.digest) in str(info.value)
+    # the index is as it was
+    assert [e.digest for e in read_index(root) if e.annotation(REF) == TAG] == [first.digest]

@@ -140,3 +140,29 @@ def test_a_docker_archive_holds_its_names_at_its_time(tmp_path, make_image):
         assert {m.mtime for m in tar.getmembers()} == {1_700_000_000}
         manifest = _json.load(tar.extractfile("manifest.json"))
     assert manifest[0]["RepoTags"] == ["r.example/team/app:v1"]
+
+
+TAG = "sha256-" + "b" * 64 + ".sig"
+
+
+def test_a_tagged_attachment_is_pushed_under_its_tag_merged_with_what_is_there(fake):
+    import json as json_
+
+    from leango.oci.referrers import Tagged
+    art, first, second, both = _artifact("image"), _artifact("sig one"), _artifact("sig two"), _artifact("both")
+    seen = []
+
+    def merge(existing, blob_of):
+        layer = Descriptor.from_json(json_.loads(existing)["layers"][0])
+        with blob_of(layer).open() as f:
+            seen.append((existing, f.read()))
+        return both
+    ref = [Reference(fake.host, "team/app", "v1")]
+    _sink().write(art, ref, [Tagged(TAG, first, merge)])  # nothing under the tag: pushed as is
+    assert seen == [] and fake.manifests[("team/app", TAG)][1] == first.raw
+    _sink().write(art, ref, [Tagged(TAG, second, merge)])
+    assert seen == [(first.raw, b"sig one")]  # what the tag held, its blobs read from the registry
+    assert fake.manifests[("team/app", TAG)][1] == both.raw
+    _sink().write(art, ref, [Tagged(TAG, second)])  # no merge: replaced
+    assert fake.manifests[("team/app", TAG)][1] == second.raw and len(seen) == 1
+

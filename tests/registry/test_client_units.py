@@ -316,3 +316,19 @@ def test_a_lost_fallback_entry_is_written_again_after_a_settle(monkeypatch, capl
         assert len(slept) == 2 and all(settle <= s < 2 * settle for s in slept)
     finally:
         f.close()
+
+
+def test_open_blob_is_the_verified_blob_from_its_first_byte_and_nothing_else(server):
+    data = b"the blob's bytes"
+    good = Descriptor("application/octet-stream", Digest.of_bytes(data), len(data))
+    server["routes"][f"/v2/r/blobs/{good.digest}"] = (200, "application/octet-stream", data, {})
+    bad = Descriptor("application/octet-stream", Digest.of_bytes(b"other bytes!!!!!"), len(data))
+    server["routes"][f"/v2/r/blobs/{bad.digest}"] = (200, "application/octet-stream", data, {})
+    client, repo = _repo(server)
+    with client:
+        with repo.open_blob(good) as f:
+            assert f.read() == data
+            assert not f.closed
+        with pytest.raises(Exception) as info:
+            repo.open_blob(bad)
+        assert str(bad.digest) in str(info.value)
