@@ -225,6 +225,12 @@ def build_cmd(sources, config_file, tags, repo, platforms, oci_layout, oci_archi
     NETRC (or ~/.netrc) for private modules.
     Exit codes: 0 success, 1 build failed, 2 bad input, 130 interrupted.
     SOURCE_DATE_EPOCH sets every timestamp in the image (default 0).
+
+    \b
+    Example:
+      leango build ./cmd/api --platform linux/amd64,linux/arm64 --oci-archive api.tar
+      LEANGO_REPO=registry.example.com/team leango build ./cmd/... --push -t v1.2.0
+      leango build . --load podman && podman run --rm localhost/app:latest
     """
     _setup_logging(verbose, quiet)
     try:
@@ -442,6 +448,7 @@ def resolve_cmd(files, repo, tags, platforms, cache_dir, insecure, registry_ca, 
     Example:
       LEANGO_REPO=registry.example.com/shop leango resolve -f deploy/ > deploy.resolved.yaml
       helm template shop chart/ | leango resolve -f - | kubectl apply -f -
+    Exit codes: 0 resolved, 1 a build or push failed, 2 bad input (an unknown import path, bad YAML).
     """
     from . import resolve
     from .api import spec_from
@@ -530,6 +537,7 @@ def completion_cmd(shell):
       eval "$(leango completion bash)"                                  # in ~/.bashrc
       leango completion zsh > "${fpath[1]}/_leango"                     # zsh
       leango completion fish > ~/.config/fish/completions/leango.fish   # fish
+    Exit codes: 0 printed, 2 an unknown shell.
     """
     from click.shell_completion import get_completion_class
     completion = get_completion_class(shell)
@@ -543,20 +551,31 @@ def completion_cmd(shell):
 @click.option("--cache-dir", type=click.Path(path_type=Path),
               help="The cache directory whose containers (and, with --caches, caches) to clean. "
                    "Default: $XDG_CACHE_HOME/leango.")
-def prune_cmd(caches, cache_dir):
+@click.option("--json", "as_json", is_flag=True, help="Print {containers: [...], caches: [...]} on stdout.")
+def prune_cmd(caches, cache_dir, as_json):
     """Remove working containers left by leango runs that were killed (and, with --caches, the caches).
 
-    Containers leango did not make, and those of leango runs still going, are never touched."""
+    \b
+    Containers leango did not make, and those of leango runs still going, are never touched.
+    Exit codes: 0 done, 1 a cache in use by a running build (nothing of it removed).
+    Example:
+      leango prune                  # after a CI job was killed mid-build
+      leango prune --caches --json  # start from nothing
+    """
     _setup_logging(0, False)
     removed = remove_stale(SubprocessRunner(), Storage.under(cache_dir or _cache_dir()))
-    click.echo(f"removed {len(removed)} stale container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    emptied = []
     if caches:
         try:
             emptied = empty_caches(cache_dir or _cache_dir())
         except BuildError as exc:
             _fail(exc, EXIT_BUILD_FAILED)
-        for path in emptied:
-            click.echo(f"removed {path}")
+    if as_json:
+        click.echo(json.dumps({"containers": list(removed), "caches": [str(p) for p in emptied]}))
+        return
+    click.echo(f"removed {len(removed)} stale container(s)" + (f": {' '.join(removed)}" if removed else ""))
+    for path in emptied:
+        click.echo(f"removed {path}")
 
 
 @main.command("login")
@@ -568,12 +587,17 @@ def prune_cmd(caches, cache_dir):
               help="Extra CA certificate (PEM) to trust, besides the system's.")
 @click.option("--authfile", type=click.Path(path_type=Path),
               help="auth.json to write (default: where podman, buildah and skopeo read it).")
+@click.option("--json", "as_json", is_flag=True, help="Print {registry, authfile} on stdout.")
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
-def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfile, verbose):
+def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfile, as_json, verbose):
     """Check credentials against REGISTRY and store them for leango, podman, buildah and skopeo.
 
+    \b
     The password is read from standard input with --password-stdin, else prompted for;
     it is never printed or passed on the command line.
+    Exit codes: 0 stored, 1 refused by the registry (or not writable), 2 bad input.
+    Example:
+      printf '%s\\n' "$REGISTRY_TOKEN" | leango login registry.example.com -u ci-bot --password-stdin
     """
     _setup_logging(verbose, False)
     from ..oci.registry.client import Registry
@@ -596,13 +620,22 @@ def login_cmd(registry, username, password_stdin, insecure, registry_ca, authfil
     except OSError as exc:
         _fail(OciError(f"cannot write credentials: {exc}"), EXIT_BUILD_FAILED)
     click.echo(f"Login succeeded: credentials for {host} stored in {path}", err=True)
+    if as_json:
+        click.echo(json.dumps({"registry": host, "authfile": str(path)}))
 
 
 @main.command("logout")
 @click.argument("registry")
 @click.option("--authfile", type=click.Path(path_type=Path), help="auth.json to edit (default: as login).")
-def logout_cmd(registry, authfile):
-    """Forget the credentials `leango login` stored for REGISTRY."""
+@click.option("--json", "as_json", is_flag=True, help="Print {registry, authfile, removed} on stdout.")
+def logout_cmd(registry, authfile, as_json):
+    """Forget the credentials `leango login` stored for REGISTRY.
+
+    \b
+    Exit codes: 0 done (also when there was nothing to forget), 1 the file cannot be updated.
+    Example:
+      leango logout registry.example.com
+    """
     from ..oci.registry.credentials import auth_file_paths, remove_login
     host = registry.split("://", 1)[-1].rstrip("/")
     path = authfile or auth_file_paths(os.environ, Path.home(), os.getuid(), for_write=True)[0]
@@ -612,6 +645,8 @@ def logout_cmd(registry, authfile):
         _fail(OciError(f"cannot update {path}: {exc}"), EXIT_BUILD_FAILED)
     click.echo(f"Removed credentials for {host} from {path}" if removed
                else f"Not logged in to {host} (in {path})", err=True)
+    if as_json:
+        click.echo(json.dumps({"registry": host, "authfile": str(path), "removed": bool(removed)}))
 
 
 @main.command("copy")
@@ -641,7 +676,8 @@ def copy_cmd(src, dst, platforms, no_referrers, insecure, registry_ca, mount_fro
     destination skips blobs it already has. What is attached to the image (its referrers, and
     theirs: SBOMs, signatures, provenance) comes along unless --no-referrers: read from a
     registry's referrers API or its sha256-<hex> fallback tag, or a layout's untagged entries,
-    and written the same ways (a docker-archive cannot hold them). The air gap's far side:
+    and written the same ways (a docker-archive cannot hold them).
+    Example (the air gap's far side):
       leango copy oci-archive:app.tar registry.internal/team/app:v1
     Exit codes: 0 success, 1 copy failed (a blob or manifest that is not what its digest
     says, a registry error), 2 bad input.
@@ -752,8 +788,13 @@ def inspect_cmd(src, files, insecure, registry_ca, as_json, verbose):
     """Show what SRC holds: platforms, each layer (compressed and uncompressed size, --files its
     files), the config's runtime settings (entrypoint, user, env).
 
+    \b
     SRC uses skopeo's transport names, as `leango copy` does (oci:DIR[:REF], oci-archive:FILE[:REF],
     docker://REF or REF). Every blob read is verified against its digest.
+    Exit codes: 0 shown, 1 unreadable (a blob that is not what its digest says), 2 bad input.
+    Example:
+      leango inspect registry.example.com/team/api:v1
+      leango inspect oci-archive:api.tar --files --json
     """
     from ..oci.inspect import describe, describe_referrers, render
     from ..oci.sources import attached, read_artifact
@@ -787,6 +828,11 @@ def verify_cmd(src, no_referrers, no_entrypoint, public_key, insecure, registry_
     each image's entrypoint checked to be a static ELF for its platform, and the same for
     everything attached (referrers) unless --no-referrers. SRC as for `leango copy`.
     Exit codes: 0 verified, 1 a problem (named: the first bad blob or field), 2 bad input.
+
+    \b
+    Example:
+      leango verify oci-archive:api.tar
+      leango verify registry.example.com/team/api:v1 --key cosign.pub
     """
     from ..oci.sources import attached, read_artifact
     from ..oci.validate import schema_checker

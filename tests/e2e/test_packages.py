@@ -107,8 +107,10 @@ def test_sigkill_mid_build_then_a_new_run_leaves_buildah_as_it_was(tmp_path):
     subprocess.run(["buildah", "from", *storage_flags(cold), "--name", "not-leango-1234-0123abcd", "scratch"],
                    capture_output=True, text=True, check=True)
     try:
-        out = leango("prune", "--cache-dir", cold)
-        assert f"removed {left} stale container(s): leango-" in out.stdout
+        out = leango("prune", "--cache-dir", cold, "--json")
+        removed = json.loads(out.stdout)
+        assert len(removed["containers"]) == left and removed["caches"] == []
+        assert all(name.startswith("leango-") for name in removed["containers"])
         names = subprocess.run(["buildah", "containers", *storage_flags(cold), "--format", "{{.ContainerName}}"],
                                capture_output=True, text=True, check=True).stdout.split()
         assert names == ["not-leango-1234-0123abcd"]  # only the other container is left

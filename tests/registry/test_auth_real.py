@@ -132,8 +132,10 @@ def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home,
                                                         "PATH": "/usr/bin:/bin"})
     bad = login("wrong-password")
     assert bad.returncode == 1 and "authentication failed" in bad.stderr and not authfile.exists()
+    base.append("--json")
     good = login(PASSWORD)
     assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout) == {"registry": secure_registry.host, "authfile": str(authfile)}
     assert PASSWORD not in good.stderr + good.stdout
     assert stat.S_IMODE(authfile.stat().st_mode) == 0o600
     proc = _push(secure_registry, registry_ca, home, cache_dir, env=_env(home, REGISTRY_AUTH_FILE=str(authfile)))
@@ -144,9 +146,12 @@ def test_login_then_push_and_skopeo_reads_it(secure_registry, registry_ca, home,
     info = skopeo_inspect(f"docker://{secure_registry.host}/auth/hello:v1",
                           extra=[f"--authfile={authfile}", f"--cert-dir={certs}"])
     assert info["Digest"] == digest
-    out = leango("logout", secure_registry.host, "--authfile", authfile, env=_env(home))
+    out = leango("logout", secure_registry.host, "--authfile", authfile, "--json", env=_env(home))
     assert "Removed credentials" in out.stderr
+    assert json.loads(out.stdout) == {"registry": secure_registry.host, "authfile": str(authfile), "removed": True}
     assert json.loads(authfile.read_text())["auths"] == {}
+    again = leango("logout", secure_registry.host, "--authfile", authfile, "--json", env=_env(home))
+    assert json.loads(again.stdout)["removed"] is False and "Not logged in" in again.stderr
 
 
 def test_insecure_registry_flag_skips_verification(secure_registry, home, cache_dir):
