@@ -387,12 +387,19 @@ def _on_sigterm(signum, _frame):
 
 
 def _run(spec: BuildSpec, as_json: bool, quiet: bool, image_refs: Path | None = None) -> None:
-    progress = Progress() if spec.push and not quiet and sys.stderr.isatty() else None
+    # The stages and uploads, drawn on a terminal (rich); nothing but the log lines otherwise.
+    progress = Progress() if not quiet and sys.stderr.isatty() else None
+    if progress is not None:
+        progress.start()
     # SIGTERM unwinds like Ctrl-C: the container is removed, open uploads are DELETEd.
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        result = build(spec, SubprocessRunner(), progress=progress)
+        try:
+            result = build(spec, SubprocessRunner(), progress=progress)
+        finally:  # the display goes before anything else is printed
+            if progress is not None:
+                progress.finish()
     except (Interrupted, KeyboardInterrupt):
         click.echo("leango: interrupted; the build container and open uploads were cleaned up", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -400,9 +407,6 @@ def _run(spec: BuildSpec, as_json: bool, quiet: bool, image_refs: Path | None = 
         _fail(exc, EXIT_USAGE if isinstance(exc, (SpecError, SourceError)) else EXIT_BUILD_FAILED)
     except OciError as exc:
         _fail(exc, EXIT_BUILD_FAILED)
-    finally:
-        if progress is not None:
-            progress.finish()
     if image_refs is not None:
         _write_image_refs(image_refs, result)
     report(result, as_json)

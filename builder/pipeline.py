@@ -172,6 +172,13 @@ def build(spec: BuildSpec, runner: Runner | None = None, progress: Progress | No
         stale.join()
 
 
+def _stage(job: Job, name: str, detail: str = "") -> None:
+    """Tell the progress display (one with a stage method: report.Progress) what the build does now."""
+    stage = getattr(job.progress, "stage", None)
+    if stage is not None:
+        stage(name, detail)
+
+
 def _template_texts(spec: BuildSpec) -> list[str]:
     """Every value templates may be in: --ldflags, --env, the image's labels, annotations,
     runtime env and args, and the same in leango.toml's per-image sections."""
@@ -235,6 +242,7 @@ def _build(job: Job) -> BuildResult:
         local = spec.attest.local or spec.signer is not None
         attached = attest.attachments(job, made, refs) if spec.push is not None or local else []
         signed = _signatures(spec, made.artifact, attached, refs, made.binary) if spec.signer is not None else []
+        _stage(job, "write" if spec.push is None else "write and upload", made.binary)
         written = write_sinks(output_sinks(spec, job.progress, made.binary), made.artifact, refs,
                               [*attached, *signed], local)
         if spec.push is not None and spec.push.by_digest:  # what was pushed: REPO@DIGEST, no tag
@@ -297,6 +305,7 @@ def _build_images(job: Job) -> list[record.RecordedImage]:
             base_layer = build_base_layer(job.base, job.layers_dir)
             images = []
             for target, binaries in compiled:
+                _stage(job, "assemble", target.binary)
                 for binary in binaries:
                     check_static(binary.path, elf_machine(binary.platform), f"{target.binary} ({binary.platform})")
                 artifact = containerize(binaries, job.base, job.layers_dir, user=spec.user, base_layer=base_layer,
@@ -377,6 +386,7 @@ def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) ->
 
     def compile_one(target: Target, platform: Platform) -> AppBinary:
         nonlocal skipped
+        _stage(job, "compile", f"{target.package.import_path} for {platform}")
         try:
             own = spec.for_package(target.package.import_path)  # leango.toml's section for it
             return steps.compile(target, platform, ldflags=own.ldflags, env=own.env,
@@ -385,6 +395,7 @@ def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) ->
             if not skipped:
                 raise
             skipped = False  # the cache was not complete after all: download, then again
+            _stage(job, "download", "modules")
             steps.download()
             return compile_one(target, platform)
 
@@ -398,12 +409,14 @@ def _compile_all(job: Job, session: BuildahSession | HostSession, work: Path) ->
             log.debug("go build of %s made no executable: asking go list", guess.package.import_path)
         except (CompileError, DownloadError) as exc:
             failed = exc  # go list's errors say more than the compiler's
+    _stage(job, "resolve", "main packages")
     found = targets(steps.main_packages(sources, spec.platforms[0]), spec.binary_name, spec.binary_names())
     _check_naming(spec, [t.binary for t in found])
     if guess is not None and [(t.package.import_path, t.binary) for t in found] == [
             (guess.package.import_path, guess.binary)]:
         raise failed or SourceError(f"go build of {guess.package.import_path} made no executable")
     if need_download and not skipped:
+        _stage(job, "download", "modules")
         steps.download()
     return [(t, [compile_one(t, platform) for platform in spec.platforms]) for t in found]
 

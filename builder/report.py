@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
-import time
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -80,31 +80,93 @@ def human(n: float) -> str:
 
 
 class Progress:
-    """Per-blob upload progress on one rewritten stderr line (TTY only)."""
+    """The build's stages (resolve, download, compile, assemble, write, upload) and each blob's
+    upload with its size and rate, drawn on stderr by rich while the build runs. The CLI makes one
+    only when stderr is a terminal and not --quiet; the log lines print above it. Called as the
+    registry client's progress callback (digest, bytes sent, total); stage(name, detail) from the
+    pipeline. Used as a context manager (or start(), then finish())."""
 
-    def __init__(self) -> None:
-        self._time = time.monotonic
+    def __init__(self, stream: Any = None, force_terminal: bool | None = None) -> None:
+        from rich.console import Console
+        from rich.progress import Progress as Display
+        from rich.progress import SpinnerColumn, TextColumn, TimeElapsedColumn
+        self._console = Console(file=stream if stream is not None else sys.stderr, stderr=stream is None,
+                                force_terminal=force_terminal)
+        self._display = Display(SpinnerColumn(), TextColumn("{task.description}"), _Transfer(), TimeElapsedColumn(),
+                                console=self._console, transient=True, redirect_stdout=False, redirect_stderr=False)
         self._lock = threading.Lock()
-        self._blobs: dict[str, tuple[int, int]] = {}
-        self._start = self._time()
-        self._last = 0.0
+        self._stage: Any = None
+        self._uploads: dict[str, Any] = {}
+        self._rerouted: list[tuple[logging.StreamHandler, Any]] = []
+        self._started = False
+
+    def start(self) -> None:
+        self._display.start()
+        self._started = True
+        # The log lines go through rich's console, above the display, not through it.
+        for handler in logging.getLogger().handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stderr, sys.__stderr__):
+                self._rerouted.append((handler, handler.setStream(_ConsoleWriter(self._console))))
+
+    def finish(self) -> None:
+        if self._started:
+            self._display.stop()
+            self._started = False
+        for handler, stream in self._rerouted:
+            handler.setStream(stream)
+        self._rerouted.clear()
+
+    def __enter__(self) -> Progress:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.finish()
+
+    def stage(self, name: str, detail: str = "") -> None:
+        text = f"{name}: {detail}" if detail else name
+        with self._lock:
+            if self._stage is None:
+                self._stage = self._display.add_task(text, total=None)
+            else:
+                self._display.update(self._stage, description=text)
 
     def __call__(self, digest: str, sent: int, total: int) -> None:
         with self._lock:
-            self._blobs[digest] = (sent, total)
-            now = self._time()
-            if now - self._last < 0.1 and sent < total:
-                return
-            self._last = now
-            done = sum(s for s, _ in self._blobs.values())
-            size = sum(t for _, t in self._blobs.values())
-            rate = done / max(now - self._start, 1e-3)
-            parts = " ".join(f"{d[7:19]} {100 * s // max(t, 1)}%" for d, (s, t) in self._blobs.items())
-            click.echo(f"\r\x1b[Kpushing {parts}  {human(done)}/{human(size)} {human(rate)}/s",
-                       err=True, nl=False)
-
-    def finish(self) -> None:
-        if self._blobs:
-            click.echo("", err=True)
+            task = self._uploads.get(digest)
+            if task is None:
+                task = self._uploads[digest] = self._display.add_task(f"upload {digest[7:19]}", total=total)
+            self._display.update(task, completed=sent, total=total)
+            if sent >= total:  # done: its line goes, the stage line stays
+                self._display.remove_task(task)
 
 
+class _ConsoleWriter:
+    """A stream for a logging handler that prints through a rich console (above a live display)."""
+
+    def __init__(self, console: Any) -> None:
+        self._console = console
+
+    def write(self, text: str) -> None:
+        self._console.print(text, end="", markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+    def flush(self) -> None:
+        pass
+
+
+def _transfer_column() -> Any:
+    from rich.progress import ProgressColumn
+    from rich.text import Text
+
+    class Transfer(ProgressColumn):
+        """Bytes done of the total and the rate, for a task that has a size (an upload)."""
+
+        def render(self, task: Any) -> Text:
+            if task.total is None:
+                return Text("")
+            rate = task.speed
+            return Text(f"{human(task.completed)}/{human(task.total)}" + (f" {human(rate)}/s" if rate else ""))
+    return Transfer()
+
+
+_Transfer = _transfer_column
