@@ -110,14 +110,20 @@ def test_rootless_load_into_the_users_own_podman_storage(user, workdir, hello):
     """--load podman as the user: its own containers-storage, where its podman and buildah see it."""
     require("podman")
     proc = as_user(user, [*leango_argv(), "build", "src/checkout", "--load", "podman", "-t", "localhost/hello:rootless",
-                          "--json"], workdir)
+                          "--platform", "linux/amd64,linux/arm64", "--json"], workdir)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["digest"] == hello.result["digest"]
+    built = json.loads(proc.stdout)
+    amd64 = next(i["digest"] for i in built["images"] if i["platform"] == "linux/amd64")
+    assert amd64 == hello.result["digest"]  # the same image as root's single-platform build
     try:
+        listed = as_user(user, ["podman", "manifest", "inspect", "localhost/hello:rootless"], workdir)
+        assert listed.returncode == 0, listed.stderr
+        assert sorted(m["digest"] for m in json.loads(listed.stdout)["manifests"]) == \
+            sorted(i["digest"] for i in built["images"])
         found = as_user(user, ["podman", "image", "inspect", "--format", "{{.Digest}} {{.User}}",
                                "localhost/hello:rootless"], workdir)
         assert found.returncode == 0, found.stderr
-        assert found.stdout.split() == [hello.result["digest"], "65532:65532"]
+        assert found.stdout.split() == [amd64, "65532:65532"]
         ctr = as_user(user, ["buildah", "from", "--quiet", "localhost/hello:rootless"], workdir)
         assert ctr.returncode == 0, ctr.stderr
         name = ctr.stdout.strip().splitlines()[-1]
