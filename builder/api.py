@@ -47,12 +47,16 @@ def credential_sources(environ: Mapping[str, str]) -> CredentialSources:
 
 
 def registry_options(environ: Mapping[str, str], insecure: Sequence[str] = (),
-                     registry_ca: Path | None = None) -> RegistryOptions:
+                     registry_ca: Path | None = None, cache_dir: Path | None = None) -> RegistryOptions:
+    """The registry settings of a command; cache_dir: where `leango registry check` kept what it
+    learned (a registry that takes chunked uploads only gets them)."""
+    from ..oci.registry.learned import learned_chunks
     from ..oci.registry.transport import RegistryOptions  # requests loads only when a registry is used
     # SSL_CERT_FILE, as OpenSSL and Go honour it, replaces the system trust bundle.
     system_ca = Path(environ["SSL_CERT_FILE"]) if environ.get("SSL_CERT_FILE") else None
     return RegistryOptions(insecure_hosts=tuple(insecure), ca_file=registry_ca, system_ca=system_ca,
-                           proxy=ProxyConfig.from_environ(environ))
+                           proxy=ProxyConfig.from_environ(environ),
+                           learned_chunks=learned_chunks(cache_dir or default_cache_dir(environ)))
 
 
 def netrc_file(environ: Mapping[str, str]) -> Path | None:

@@ -246,7 +246,7 @@ def build_cmd(sources, config_file, tags, repo, platforms, oci_layout, oci_archi
                 (p[n] for n in config.FLAG_KEYS)
             per_image = cfg.overrides(given, flagged)
         # One set of registry settings for the push and the Go cache alike.
-        access = _Access(_credential_sources(), _registry_options(insecure, registry_ca))
+        access = _Access(_credential_sources(), _registry_options(insecure, registry_ca, cache_dir or _cache_dir()))
         spec = BuildSpec(
             sources=tuple(sources) or (".",),
             cache_dir=cache_dir or _cache_dir(),
@@ -363,12 +363,12 @@ def _credential_sources() -> CredentialSources:
     return credential_sources(os.environ)
 
 
-def _registry_options(insecure, registry_ca):
+def _registry_options(insecure, registry_ca, cache_dir: Path | None = None):
     import urllib3
 
     # The transport logs one line for an --insecure-registry host instead of a warning per request.
     warnings.filterwarnings("ignore", category=urllib3.exceptions.InsecureRequestWarning)
-    return registry_options(os.environ, insecure, registry_ca)
+    return registry_options(os.environ, insecure, registry_ca, cache_dir)
 
 
 def _netrc() -> Path | None:
@@ -1012,6 +1012,56 @@ def index_create_cmd(target, sources, annotations, append, no_referrers, insecur
         click.echo(json.dumps(doc, sort_keys=True))
     else:
         click.echo(str(pushed.reference))
+
+
+@main.group("registry")
+def registry_group() -> None:
+    """Ask a registry what it can do."""
+
+
+@registry_group.command("check")
+@click.argument("ref", metavar="REGISTRY/REPOSITORY")
+@_registry_flags(mount_from=False)
+@click.option("--cache-dir", type=click.Path(path_type=Path),
+              help="Where the findings are kept for pushes (a day). Default: $XDG_CACHE_HOME/leango.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object: checks (value, said), leftBehind.")
+@click.option("-v", "--verbose", count=True, help="Debug logging.")
+def registry_check_cmd(ref, insecure, registry_ca, cache_dir, as_json, verbose):
+    """Probe what REGISTRY can do, in REPOSITORY (one you may push to): scheme and TLS, auth
+    scheme and token realm, which of pull, push and delete are granted, the referrers API,
+    cross-repository mount, monolithic or chunked upload and its minimum chunk, a 4 MiB manifest,
+    zstd layers, tag-list paging.
+
+    \b
+    Each finding comes from a request, not from a list of known registries. What the probes write
+    (a small blob and manifests that say "leango registry check") is deleted where the registry
+    allows; what could not be is listed under "left behind" (scratch tags leango-check-*).
+    Pushes use the findings for a day (a registry refusing monolithic uploads gets chunks).
+    Exit codes: 0 reported, 1 the registry cannot be reached or answers nothing usable, 2 bad input.
+    Example:
+      leango registry check registry.example.com/team/scratch
+      leango registry check ghcr.io/acme/scratch --json | jq .checks.referrers_api.value
+    """
+    from ..oci.registry.client import Registry
+    from ..oci.registry.probe import check, save
+    _setup_logging(verbose, False)
+    try:
+        parsed = parse_reference(ref)
+        options = _registry_options(insecure, registry_ca)
+    except OciError as exc:
+        _fail(exc, EXIT_USAGE)
+    try:
+        with Registry(_credential_sources(), options) as client:
+            report = check(client, parsed.registry, parsed.repository)
+        save(cache_dir or _cache_dir(), report)
+    except OciError as exc:
+        _fail(exc, EXIT_BUILD_FAILED)
+    except OSError as exc:
+        _fail(OciError(f"cannot keep the findings: {exc}"), EXIT_BUILD_FAILED)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2, sort_keys=True))
+    else:
+        click.echo("\n".join(report.lines()))
 
 
 @main.command("provenance")

@@ -47,7 +47,8 @@ class Pusher:
         self.cancel = threading.Event()
         self.indexed_by_registry = False  # the registry answered the root's PUT with OCI-Subject
         self.uploader = BlobUploader(transport, repository, cancel=self.cancel, progress=progress,
-                                     chunk_size=transport.options.chunk_size)
+                                     chunk_size=transport.options.chunk_size
+                                     or dict(transport.options.learned_chunks).get(transport.host, 0))
 
     def push(self, artifact: Artifact, tags: tuple[str, ...]) -> PushReport:
         report = PushReport(str(artifact.digest), list(tags))

@@ -59,6 +59,8 @@ class RegistryOptions:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     concurrency: int = 3
     chunk_size: int = 0  # 0: monolithic PUT; else PATCH in chunks of this size
+    # Registries a `leango registry check` found refusing monolithic uploads: (host, chunk size)
+    learned_chunks: tuple[tuple[str, int], ...] = ()
     proxy: ProxyConfig = field(default_factory=ProxyConfig)
 
 

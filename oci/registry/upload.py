@@ -60,6 +60,21 @@ class BlobOutcome:
     action: str  # "exists", "mounted" or "uploaded"
 
 
+def skip(src: BinaryIO, offset: int) -> None:
+    """src moved to offset: seeked when it can be (a file), else read past (a stream being
+    verified as it is read, from another registry or an archive)."""
+    seekable = getattr(src, "seekable", None)
+    if seekable is not None and seekable():
+        src.seek(offset)
+        return
+    left = offset
+    while left > 0:
+        got = src.read(min(left, 1 << 20))
+        if not got:
+            raise RegistryError(f"the blob ended {left} bytes before offset {offset}", transient=False)
+        left -= len(got)
+
+
 def with_digest(location: str, digest: str) -> str:
     """Append digest= to an upload URL, keeping its query (e.g. _state) as it is."""
     sep = "&" if urlsplit(location).query else "?"
@@ -217,7 +232,7 @@ class BlobUploader:
     def _patch(self, blob: Blob, location: str, offset: int, length: int) -> requests.Response:
         def body() -> BodyReader:
             src = blob.open()
-            src.seek(offset)
+            skip(src, offset)
             return BodyReader(src, length, str(blob.digest), self.progress, self.cancel, offset, blob.size)
         headers = {"Content-Type": "application/octet-stream", "Content-Length": str(length),
                    "Content-Range": f"{offset}-{offset + length - 1}"}

@@ -310,3 +310,28 @@ def test_too_many_416_is_said_exactly(fake):
     with pytest.raises(RegistryError) as info:
         up._chunked(_blob(b"z" * 2000), up._start())
     assert str(info.value) == "too many HTTP 416 answers; restarting the upload"
+
+
+def test_skip_seeks_a_file_and_reads_past_a_stream():
+    import io
+
+    from leango.oci.registry.upload import skip
+
+    class Stream:  # no seek: a blob verified as it streams from another registry or an archive
+        def __init__(self, data):
+            self._f = io.BytesIO(data)
+            self.reads = 0
+
+        def read(self, n=-1):
+            self.reads += 1
+            return self._f.read(n)
+    f = io.BytesIO(b"0123456789")
+    skip(f, 4)
+    assert f.read() == b"456789"
+    s = Stream(b"0123456789" * 300000)  # 3 MB: read past in bounded pieces
+    skip(s, 2_500_000)
+    assert s.read(3) == b"012" and s.reads == 3 + 1
+    short = Stream(b"abc")
+    with pytest.raises(RegistryError) as info:
+        skip(short, 5)
+    assert str(info.value) == "the blob ended 2 bytes before offset 5"

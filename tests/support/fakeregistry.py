@@ -32,6 +32,9 @@ class Behaviour:
     pull_only_tokens: int = 0  # the first N tokens grant pull only (forces insufficient_scope)
     realm: str = ""  # override the token realm URL
     blob_redirect: bool = False  # GET blob answers 307 to blob_store (storage on another host)
+    # A PUT ?digest= carrying the blob (no PATCH before it) answers 404, as some registries behind
+    # object storage do: only POST + PATCH chunks + an empty PUT upload a blob
+    monolithic: bool = True
 
 
 @dataclass
@@ -215,6 +218,8 @@ class FakeRegistry:
         if call.method == "PATCH":
             return self._patch(h, call, up, uid, body)
         if call.method == "PUT":
+            if not self.b.monolithic and body and not up["patches"]:
+                return self._error(h, 404, "BLOB_UPLOAD_INVALID", "monolithic uploads are not supported")
             return self._put(h, call, up, uid, body)
         return self._send(h, 405)
 

@@ -23,7 +23,7 @@ def free_port() -> int:
 
 class RealRegistry:
     def __init__(self, base: Path, *, tls: tuple[Path, Path] | None = None,
-                 htpasswd: Path | None = None):
+                 htpasswd: Path | None = None, delete: bool = True):
         require("docker-registry")
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -31,7 +31,7 @@ class RealRegistry:
         self.tls = tls
         lines = ["version: 0.1", "log:", "  level: warn", "  accesslog:", "    disabled: true",
                  "storage:", "  filesystem:", f"    rootdirectory: {base / 'data'}",
-                 "  delete:", "    enabled: true", "http:", f"  addr: {self.host}"]
+                 "  delete:", f"    enabled: {'true' if delete else 'false'}", "http:", f"  addr: {self.host}"]
         if tls:
             lines += ["  tls:", f"    certificate: {tls[0]}", f"    key: {tls[1]}"]
         if htpasswd:

@@ -1,0 +1,155 @@
+"""leango registry check reports what each registry was set up to do — real ones (distribution 2.8
+with and without delete, with TLS and htpasswd; go-containerregistry's with and without the
+referrers API) and the fake one in its quirk modes — and leaves nothing behind where it may
+delete; a push uses what a check learned."""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+
+import pytest
+
+from leango.oci import Digest
+from leango.oci.registry import learned, probe
+from leango.oci.registry.client import Registry
+from leango.oci.registry.credentials import CredentialSources
+from leango.oci.registry.transport import RegistryOptions
+from support.cli import leango
+from support.clock import instant_retry
+from support.fakeregistry import Behaviour, FakeRegistry
+from support.goregistry import GoRegistry
+from support.registry import PASSWORD, USER, RealRegistry
+from support.tools import require_go_tool
+
+REPO = "team/check"
+
+
+def checks(stdout: str) -> dict:
+    doc = json.loads(stdout)
+    return {k: v["value"] for k, v in doc["checks"].items()} | {"left": doc["leftBehind"]}
+
+
+def nothing_left(host: str, insecure=True, extra=()) -> None:
+    """The repository holds no tag, and not the probe's blob."""
+    crane = require_go_tool("crane")
+    tags = subprocess.run([crane, "ls", *(["--insecure"] if insecure else []), *extra, f"{host}/{REPO}"],
+                          capture_output=True, text=True)
+    assert tags.stdout.split() == [], tags.stdout
+    blob = subprocess.run([crane, "blob", *(["--insecure"] if insecure else []), *extra,
+                           f"{host}/{REPO}@{Digest.of_bytes(probe.PROBE_BLOB)}"], capture_output=True)
+    assert blob.returncode != 0  # gone
+
+
+def test_distribution_plain_http(registry, tmp_path):
+    out = leango("registry", "check", f"{registry.host}/{REPO}", "--json", "--cache-dir", tmp_path)
+    found = checks(out.stdout)
+    assert found == {"scheme": "http", "tls_verified": False, "auth": "none", "pull": True, "push": True,
+                     "upload": {"monolithic": True, "chunked": None, "minChunk": 0}, "mount": True,
+                     "zstd_layers": True, "manifest_4mib": True, "referrers_api": False, "tag_paging": False,
+                     "delete": True, "left": []}
+    nothing_left(registry.host)
+    # the table says the same, one line each
+    table = leango("registry", "check", f"{registry.host}/{REPO}", "--cache-dir", tmp_path).stdout.splitlines()
+    assert table[0].startswith("registry") and table[-1].split() == ["left", "behind", "nothing"]
+    assert any(line.split()[:3] == ["referrers", "API", "no"] for line in table)
+    assert learned.capabilities_path(tmp_path, registry.host).is_file()
+
+
+def test_distribution_without_delete_says_what_it_left(tmp_path):
+    reg = RealRegistry(tmp_path / "nodelete", delete=False)
+    try:
+        found = checks(leango("registry", "check", f"{reg.host}/{REPO}", "--json", "--cache-dir", tmp_path).stdout)
+        assert found["delete"] is False
+        assert sorted(x.split()[0] for x in found["left"]) == ["blob", "blob", "manifest", "manifest", "manifest",
+                                                               "tag", "tag"]
+        assert "tag leango-check-1" in found["left"]
+        said = json.loads(leango("registry", "check", f"{reg.host}/{REPO}", "--json", "--cache-dir",
+                                 tmp_path).stdout)["checks"]["delete"]["said"]
+        assert said == "disabled by the registry"
+    finally:
+        reg.stop()
+
+
+def test_tls_and_basic_auth(secure_registry, registry_ca, tmp_path):
+    auth = tmp_path / "auth.json"
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    auth.write_text(json.dumps({"auths": {secure_registry.host: {"auth": token}}}))
+    env = {"HOME": str(tmp_path), "REGISTRY_AUTH_FILE": str(auth)}
+    args = ["registry", "check", f"{secure_registry.host}/{REPO}", "--json", "--registry-ca", registry_ca.ca_cert,
+            "--cache-dir", tmp_path]
+    found = checks(leango(*args, env=env).stdout)
+    assert (found["scheme"], found["tls_verified"], found["auth"]) == ("https", True, "basic")
+    assert found["pull"] and found["push"] and found["delete"] and found["left"] == []
+    # wrong credentials: nothing granted, nothing probed, nothing written
+    auth.write_text(json.dumps({"auths": {secure_registry.host: {"auth": base64.b64encode(b"x:y").decode()}}}))
+    denied = json.loads(leango(*args, env=env).stdout)["checks"]
+    assert denied["pull"]["value"] is False and "authentication failed" in denied["pull"]["said"]
+    assert denied["referrers_api"] == {"value": None, "said": "not probed: pushing is not granted"}
+    # without the CA: the certificate is refused, in one line, exit 1
+    refused = leango(*args[:4], "--cache-dir", tmp_path, env=env, check=False)
+    assert refused.returncode == 1 and "TLS verification failed" in refused.stderr
+
+
+@pytest.mark.parametrize("referrers", [True, False])
+def test_go_containerregistry_with_and_without_the_referrers_api(referrers, tmp_path):
+    reg = GoRegistry(referrers=referrers)
+    try:
+        found = checks(leango("registry", "check", f"{reg.host}/{REPO}", "--json", "--cache-dir", tmp_path).stdout)
+        assert found["referrers_api"] is referrers
+        assert found["mount"] is False  # it starts an upload instead
+        assert found["delete"] is True and found["left"] == []
+    finally:
+        reg.stop()
+
+
+def _check(fake: FakeRegistry, auth_file=None) -> probe.Report:
+    creds = CredentialSources(auth_files=(auth_file,)) if auth_file else CredentialSources()
+    with Registry(creds, RegistryOptions(retry=instant_retry(2))) as client:
+        return probe.check(client, fake.host, REPO)
+
+
+def test_a_registry_refusing_monolithic_uploads_and_its_chunk_minimum(tmp_path):
+    fake = FakeRegistry(Behaviour(monolithic=False, chunk_min=1024, mount=False, auth="bearer"))
+    try:
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {fake.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
+        report = _check(fake, auth)
+        assert report.get("upload") == {"monolithic": False, "chunked": True, "minChunk": 1024}
+        assert report.get("mount") is False and report.get("auth") == "bearer"
+        assert report.get("token_realm") == f"http://{fake.host}/token"
+        # a push after the check sends chunks: no monolithic PUT reaches the registry
+        probe.save(tmp_path, report)
+        assert learned.learned_chunk_size(tmp_path, fake.host) == 5 * 1024 * 1024
+        assert learned.learned_chunk_size(tmp_path, fake.host, now=lambda: 10 ** 12) == 0  # too old
+        assert learned.learned_chunk_size(tmp_path, "other.example") == 0
+    finally:
+        fake.close()
+    plain = FakeRegistry(Behaviour())
+    try:
+        report = _check(plain)
+        assert report.get("upload") == {"monolithic": True, "chunked": None, "minChunk": 0}
+        assert report.get("mount") is True
+        probe.save(tmp_path, report)
+        assert learned.learned_chunk_size(tmp_path, plain.host) == 0
+    finally:
+        plain.close()
+
+
+def test_a_push_uses_what_a_check_learned(make_image, tmp_path):
+    from leango.oci.sinks.layout import write_layout
+    write_layout(tmp_path / "layout", make_image(), ["v1"])
+    fake = FakeRegistry(Behaviour(monolithic=False))
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
+    try:
+        copy = ["copy", f"oci:{tmp_path / 'layout'}:v1", f"{fake.host}/team/app:v1"]
+        before = leango(*copy, env=env, check=False)
+        assert before.returncode == 1 and "monolithic uploads are not supported" in before.stderr
+        leango("registry", "check", f"{fake.host}/{REPO}", env=env)
+        fake.calls.clear()
+        leango(*copy, env=env)
+        assert ("team/app", "v1") in fake.manifests
+        assert any(c.method == "PATCH" and "/team/app/" in c.path for c in fake.calls)
+    finally:
+        fake.close()
