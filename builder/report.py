@@ -110,6 +110,7 @@ class Progress:
 
     def finish(self) -> None:
         if self._started:
+            self._display.refresh()  # what finished since the last frame is drawn once
             self._display.stop()
             self._started = False
         for handler, stream in self._rerouted:
@@ -130,15 +131,21 @@ class Progress:
                 self._stage = self._display.add_task(text, total=None)
             else:
                 self._display.update(self._stage, description=text)
+            for digest, task in list(self._uploads.items()):  # the last stage's finished uploads go
+                if self._display.tasks[self._index(task)].finished:
+                    self._display.remove_task(task)
+                    del self._uploads[digest]
 
     def __call__(self, digest: str, sent: int, total: int) -> None:
         with self._lock:
             task = self._uploads.get(digest)
             if task is None:
                 task = self._uploads[digest] = self._display.add_task(f"upload {digest[7:19]}", total=total)
-            self._display.update(task, completed=sent, total=total)
-            if sent >= total:  # done: its line goes, the stage line stays
-                self._display.remove_task(task)
+            self._display.update(task, completed=sent, total=total)  # shown done until the next stage
+
+
+    def _index(self, task: Any) -> int:
+        return next(i for i, t in enumerate(self._display.tasks) if t.id == task)
 
 
 class _ConsoleWriter:
@@ -164,7 +171,8 @@ def _transfer_column() -> Any:
         def render(self, task: Any) -> Text:
             if task.total is None:
                 return Text("")
-            rate = task.speed
+            elapsed = task.elapsed or 0
+            rate = task.finished_speed or task.speed or (task.completed / elapsed if elapsed > 0 else 0)
             return Text(f"{human(task.completed)}/{human(task.total)}" + (f" {human(rate)}/s" if rate else ""))
     return Transfer()
 

@@ -22,14 +22,19 @@ def test_stages_and_uploads_with_size_and_rate_and_the_log_above(monkeypatch):
         progress("sha256:0123456789abcdef", 500, 1000)
         progress._display.refresh()
         logging.getLogger("leango").warning("a log line")
-        progress("sha256:0123456789abcdef", 1000, 1000)  # finished: its line goes
+        progress("sha256:0123456789abcdef", 1000, 1000)  # finished: shown done until the next stage
+        assert len(progress._display.tasks) == 2
         progress._display.refresh()
+        progress.stage("write", "app")
+        assert [t.description for t in progress._display.tasks] == ["write: app"]
+        progress("sha256:fedcba9876543210", 10, 2000)  # a new upload of the new stage
+        progress.stage("write", "app")
+        assert len(progress._display.tasks) == 2  # not finished: kept
     drawn = buf.getvalue()
     assert "compile: example.com/app for linux/amd64" in drawn
     assert "upload 0123456789ab" in drawn and "500 B/1.0 kB" in drawn
     assert "a log line" in drawn
     assert handler.stream is sys.stderr  # given back
-    assert progress._uploads and not progress._display.tasks[1:]  # only the stage task is left
 
 
 def test_nothing_is_drawn_before_start_and_finish_is_idempotent():

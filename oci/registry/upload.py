@@ -60,6 +60,9 @@ class BlobOutcome:
     action: str  # "exists", "mounted" or "uploaded"
 
 
+FALLBACK_CHUNK = 5 * 1024 * 1024  # bytes per PATCH when a registry refuses monolithic uploads
+
+
 def skip(src: BinaryIO, offset: int) -> None:
     """src moved to offset: seeked when it can be (a file), else read past (a stream being
     verified as it is read, from another registry or an archive)."""
@@ -191,7 +194,20 @@ class BlobUploader:
             if self.chunk_size:
                 self._chunked(blob, location)
             else:
-                self._monolithic(blob, location)
+                try:
+                    self._monolithic(blob, location)
+                except RegistryError as exc:
+                    # Some registries (object storage behind them) take chunks only and answer a
+                    # monolithic PUT with 404 or 405: chunks from now on, in a new session.
+                    if exc.status not in (404, 405):
+                        raise
+                    self._delete(location)
+                    self._finished(location)
+                    self.chunk_size = max(self.min_chunk, FALLBACK_CHUNK)
+                    log.info("%s/%s refused a monolithic upload (HTTP %s): uploading in chunks of %d bytes",
+                             self.t.host, self.repo, exc.status, self.chunk_size)
+                    location = self._start()
+                    self._chunked(blob, location)
         except BaseException:
             self._delete(location)  # an abandoned session is cancelled, whatever stopped it
             raise

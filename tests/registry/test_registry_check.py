@@ -143,13 +143,19 @@ def test_a_push_uses_what_a_check_learned(make_image, tmp_path):
     fake = FakeRegistry(Behaviour(monolithic=False))
     env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HOME": str(tmp_path)}
     try:
+        def monolithic_puts():
+            return [c for c in fake.calls if c.method == "PUT" and "/blobs/uploads/" in c.path and c.length > 0]
         copy = ["copy", f"oci:{tmp_path / 'layout'}:v1", f"{fake.host}/team/app:v1"]
-        before = leango(*copy, env=env, check=False)
-        assert before.returncode == 1 and "monolithic uploads are not supported" in before.stderr
+        # Without a check: each blob's monolithic PUT is refused once, then it goes in chunks.
+        before = leango(*copy, "-v", env=env)
+        assert "refused a monolithic upload (HTTP 404): uploading in chunks" in before.stderr
+        assert monolithic_puts() and ("team/app", "v1") in fake.manifests
         leango("registry", "check", f"{fake.host}/{REPO}", env=env)
         fake.calls.clear()
-        leango(*copy, env=env)
+        fake.manifests.clear()
+        fake.blobs.clear()
+        leango(*copy, env=env)  # after it: chunks at once
         assert ("team/app", "v1") in fake.manifests
-        assert any(c.method == "PATCH" and "/team/app/" in c.path for c in fake.calls)
+        assert monolithic_puts() == [] and any(c.method == "PATCH" and "/team/app/" in c.path for c in fake.calls)
     finally:
         fake.close()
