@@ -335,3 +335,30 @@ def test_skip_seeks_a_file_and_reads_past_a_stream():
     with pytest.raises(RegistryError) as info:
         skip(short, 5)
     assert str(info.value) == "the blob ended 2 bytes before offset 5"
+
+
+def test_a_refused_monolithic_put_goes_on_in_chunks_in_a_new_session(fake, caplog):
+    from leango.oci.registry.upload import FALLBACK_CHUNK
+    f = fake(monolithic=False, chunk_min=64)
+    up = _uploader(f)
+    first, second = _blob(b"a" * 300), _blob(b"b" * 200)
+    with caplog.at_level(logging.INFO):
+        assert up.push(first).action == "uploaded"
+    assert f.blobs[REPO][str(first.digest)] == b"a" * 300
+    refused = [c for c in f.find("PUT", "/blobs/uploads/") if c.length > 0]
+    assert len(refused) == 1  # one monolithic try, then chunks
+    assert up.chunk_size == FALLBACK_CHUNK and len(f.find("DELETE")) == 1  # the refused session cancelled
+    assert f"{f.host}/{REPO} refused a monolithic upload (HTTP 404): uploading in chunks of {FALLBACK_CHUNK} bytes" \
+        in caplog.text
+    up.push(second)  # the next blob goes in chunks at once
+    assert len([c for c in f.find("PUT", "/blobs/uploads/") if c.length > 0]) == 1
+    assert f.blobs[REPO][str(second.digest)] == b"b" * 200 and f.uploads == {}
+
+
+def test_only_404_and_405_make_chunks_of_a_monolithic_upload(fake):
+    f = fake()
+    up = _uploader(f, attempts=1)
+    bad = Blob(Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.of_bytes(b"other"), 4), data=b"data")
+    with pytest.raises(RegistryError) as info:  # 400 DIGEST_INVALID: not a refusal of the method
+        up.push(bad)
+    assert info.value.status == 400 and up.chunk_size == 0 and f.find("PATCH") == []
