@@ -438,15 +438,17 @@ def _fail(exc: Exception, code: int) -> None:
 @click.option("--platform", "platforms", multiple=True, metavar="OS/ARCH[/VARIANT]",
               help="Target platform(s), comma-separated or repeated (default: the host's).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="As for build. Default: $XDG_CACHE_HOME/leango.")
+@click.option("--config", "config_file", type=click.Path(path_type=Path, dir_okay=False, exists=True),
+              help="Settings file, as for build. Default: leango.toml at the root of the Go module, if there.")
 @_registry_flags(mount_from=False)
 @click.option("-v", "--verbose", count=True, help="Debug logging.")
-def resolve_cmd(files, repo, tags, platforms, cache_dir, insecure, registry_ca, verbose):
+def resolve_cmd(files, repo, tags, platforms, cache_dir, config_file, insecure, registry_ca, verbose):
     """Replace each leango://IMPORT/PATH in YAML with the image built and pushed for that package.
 
     Each import path is a main package of the Go module holding the current directory; each is
-    built once, all in one build (as `leango build --repo REPO --push`), and the YAML gets
-    REPO/BINARY@sha256:... Comments, key order, quoting and documents stay as they were; the
-    result goes to stdout, files one after the other separated by ---.
+    built once, all in one build (as `leango build --repo REPO --push`, with leango.toml's
+    settings), and the YAML gets REPO/BINARY@sha256:... Comments, key order, quoting and documents
+    stay as they were; the result goes to stdout, files one after the other separated by ---.
 
     \b
     Example:
@@ -459,17 +461,21 @@ def resolve_cmd(files, repo, tags, platforms, cache_dir, insecure, registry_ca, 
     _setup_logging(verbose, False)
     cwd = Path.cwd()
     try:
-        if not repo:
-            raise SpecError("leango resolve pushes every image: give --repo REPO or set LEANGO_REPO")
         loaded = []
         for name, text in resolve.inputs(list(files), sys.stdin.read):
             docs = resolve.load(name, text)
             loaded.append((name, text, docs, resolve.references(name, docs)))
         found = [f for *_, refs in loaded for f in refs]
         dirs = resolve.package_dirs(found, cwd)
-        spec = spec_from([resolve.relative(d, cwd) for d in dirs.values()], repo=repo, tags=list(tags), push=True,
-                         platforms=_split_commas(platforms), insecure_registries=insecure,
-                         registry_ca=registry_ca, cache_dir=cache_dir, cwd=cwd) if dirs else None
+        sources = [resolve.relative(d, cwd) for d in dirs.values()] or ["."]
+        cfg = _config(sources, config_file)
+        repo = repo or (cfg.get("repository", "") if cfg is not None else "")
+        if not repo:
+            raise SpecError("leango resolve pushes every image: give --repo REPO, set LEANGO_REPO "
+                            "or repository in leango.toml")
+        spec = spec_from(sources, repo=repo, tags=list(tags), push=True, platforms=_split_commas(platforms),
+                         insecure_registries=insecure, registry_ca=registry_ca, cache_dir=cache_dir, cwd=cwd,
+                         config=config_file or True) if dirs else None
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     if spec is not None:

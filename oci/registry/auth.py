@@ -101,8 +101,12 @@ class Authorizer:
         return chosen
 
     def on_unauthorized(self, www_authenticate: str, scopes: tuple[str, ...], sent: str | None) -> str:
-        """Handle a 401: return the Authorization value to retry with, or raise."""
-        chosen = self.learn(www_authenticate)
+        """Handle a 401: return the Authorization value to retry with, or raise. A 401 without a
+        challenge (GCR and Artifact Registry answer some endpoints so) is answered with the one
+        GET /v2/ gave."""
+        with self._lock:
+            known = self._challenge
+        chosen = self.learn(www_authenticate) or known
         if chosen is None:
             raise RegistryError("registry answered HTTP 401 (authentication required) without a usable "
                                 "WWW-Authenticate challenge", status=401)

@@ -60,6 +60,16 @@ class BlobOutcome:
     action: str  # "exists", "mounted" or "uploaded"
 
 
+def no_repository(exc: RegistryError, host: str, repository: str) -> RegistryError:
+    """A write refused with NAME_UNKNOWN: the registry does not create repositories on push (Amazon
+    ECR's documented behaviour), which its message rarely says. Other errors pass unchanged."""
+    if not exc.has_code("NAME_UNKNOWN"):
+        return exc
+    return RegistryError(f"{host}/{repository} does not exist, and the registry does not create repositories "
+                         "on push (as Amazon ECR): create the repository first, then push again",
+                         status=exc.status, errors=exc.errors, transient=False)
+
+
 FALLBACK_CHUNK = 5 * 1024 * 1024  # bytes per PATCH when a registry refuses monolithic uploads
 
 
@@ -138,7 +148,10 @@ class BlobUploader:
 
     def _start(self) -> str:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
-        resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,), cancel=self.cancel)
+        try:
+            resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,), cancel=self.cancel)
+        except RegistryError as exc:
+            raise no_repository(exc, self.t.host, self.repo) from exc
         resp.close()
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
         if minimum.isascii() and minimum.isdigit():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 
 from support.cli import leango
@@ -35,8 +36,13 @@ def test_resolve_builds_each_import_path_once_and_keeps_the_yaml(registry, tmp_p
     (tmp_path / "deploy" / "shop.yaml").write_text(DEPLOY)
     (tmp_path / "values.yaml").write_text(VALUES)
     repo = f"{registry.host}/shop"
+    # The repository and a label of this test's own come from leango.toml, as ko resolve reads
+    # .ko.yaml (the label also keeps other tests' builds of multi-cmd from being reused here).
+    work = tmp_path / "multi"
+    shutil.copytree(FIXTURES / "multi-cmd", work)
+    (work / "leango.toml").write_text(f'repository = "{repo}"\nlabels = {{ "test" = "{tmp_path.name}" }}\n')
     proc = leango("resolve", "-f", tmp_path / "deploy", "-f", tmp_path / "values.yaml", "-t", "v1",
-                  "--cache-dir", cache_dir, cwd=FIXTURES / "multi-cmd", env={**os.environ, "LEANGO_REPO": repo})
+                  "--cache-dir", cache_dir, cwd=work)
     crane = require_go_tool("crane")
     digests = {}
     for name in ("api", "worker"):
@@ -50,11 +56,11 @@ def test_resolve_builds_each_import_path_once_and_keeps_the_yaml(registry, tmp_p
     assert "resolved 3 reference(s) to 2 image(s)" in proc.stderr
     # The same from stdin, and the pushed image is what the YAML names.
     piped = leango("resolve", "-f", "-", "--repo", repo, "-t", "v1", "--cache-dir", cache_dir,
-                   cwd=FIXTURES / "multi-cmd", input=VALUES)
+                   cwd=work, input=VALUES)
     assert piped.stdout == VALUES.replace("leango://example.com/multi/cmd/api", api)
     config = json.loads(subprocess.run([crane, "config", "--insecure", api], capture_output=True, text=True,
                                        check=True).stdout)
-    assert config["config"]["Entrypoint"] == ["/api"]
+    assert config["config"]["Entrypoint"] == ["/api"] and config["config"]["Labels"]["test"] == tmp_path.name
 
 
 def test_resolve_names_what_it_cannot_resolve(tmp_path, cache_dir, registry):
@@ -64,8 +70,9 @@ def test_resolve_names_what_it_cannot_resolve(tmp_path, cache_dir, registry):
     assert proc.returncode == 2 and proc.stdout == ""
     assert f"{tmp_path / 'bad.yaml'}:2: leango://example.com/multi/cmd/nothing: no Go package at" in proc.stderr
     env = {k: v for k, v in os.environ.items() if k != "LEANGO_REPO"}
-    proc = leango("resolve", "-f", tmp_path / "bad.yaml", cwd=FIXTURES / "multi-cmd", env=env, check=False)
-    assert proc.returncode == 2 and "give --repo REPO or set LEANGO_REPO" in proc.stderr
+    (tmp_path / "good.yaml").write_text("image: leango://example.com/multi/cmd/api\n")
+    proc = leango("resolve", "-f", tmp_path / "good.yaml", cwd=FIXTURES / "multi-cmd", env=env, check=False)
+    assert proc.returncode == 2 and "give --repo REPO, set LEANGO_REPO or repository in leango.toml" in proc.stderr
     # Nothing to resolve: the YAML comes back as it was, and nothing is built.
     (tmp_path / "plain.yaml").write_text("a: 1  # one\n")
     proc = leango("resolve", "-f", tmp_path / "plain.yaml", "--repo", f"{registry.host}/shop",

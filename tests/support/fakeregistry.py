@@ -35,6 +35,14 @@ class Behaviour:
     # A PUT ?digest= carrying the blob (no PATCH before it) answers 404, as some registries behind
     # object storage do: only POST + PATCH chunks + an empty PUT upload a blob
     monolithic: bool = True
+    # Hosted registries' documented quirks (each named in docs/registries.md with its source):
+    # ECR: repositories exist only when created (writes elsewhere: 404 NAME_UNKNOWN), and a
+    # manifest without a top-level mediaType is refused
+    repositories: tuple[str, ...] | None = None
+    require_media_type: bool = False
+    manifest_limit: int = 0  # a PUT manifest larger than this: 413 (0: no limit)
+    rate_limited: int = 0  # Docker Hub: the first N requests get 429 with Retry-After: 1
+    bare_401: bool = False  # GCR/GAR: a 401 on /blobs and /manifests carries no WWW-Authenticate
 
 
 @dataclass
@@ -89,6 +97,13 @@ class FakeRegistry:
         if not m:
             return self._send(h, 404, b"")
         repo, kind, rest = m.groups()
+        if self.b.rate_limited > 0:
+            self.b.rate_limited -= 1
+            return self._error(h, 429, "TOOMANYREQUESTS", "rate limit exceeded", headers=[("Retry-After", "1")])
+        writes = call.method in ("POST", "PUT", "PATCH") or (kind == "blobs" and "uploads/" in rest)
+        if self.b.repositories is not None and repo not in self.b.repositories and writes:
+            return self._error(h, 404, "NAME_UNKNOWN",
+                               f"The repository with name '{repo}' does not exist in the registry")
         handler = self._blob if kind == "blobs" else self._manifest
         return self._auth_or(h, call, repo, lambda: handler(h, call, repo, rest, body))
 
@@ -122,10 +137,14 @@ class FakeRegistry:
             if info is not None:
                 info["uses"] += 1
         realm = f'Bearer realm="{self.b.realm or f"http://{self.host}/token"}",service="fake"'
+        if (info is None or (self.b.token_uses and info["uses"] > self.b.token_uses)) and self.b.bare_401 and repo:
+            return self._error(h, 401, "UNAUTHORIZED")
         if info is None or (self.b.token_uses and info["uses"] > self.b.token_uses):
             return self._error(h, 401, "UNAUTHORIZED", headers=[("WWW-Authenticate", realm + (
                 f',scope="{need}"' if need else "") + (',error="invalid_token"' if info else ""))])
         if need and not _covers(info["scopes"], repo, call.method):
+            if self.b.bare_401:
+                return self._error(h, 401, "UNAUTHORIZED")
             return self._error(h, 401, "UNAUTHORIZED", headers=[(
                 "WWW-Authenticate", realm + f',scope="{need}",error="insufficient_scope"')])
         return then()
@@ -261,6 +280,10 @@ class FakeRegistry:
             if entry is None:
                 return self._error(h, 404, "MANIFEST_UNKNOWN")
             return self._send(h, 200, entry[1], headers=[("Content-Type", entry[0])])
+        if self.b.manifest_limit and len(body) > self.b.manifest_limit:
+            return self._error(h, 413, "SIZE_INVALID", "manifest too large")
+        if self.b.require_media_type and "mediaType" not in json.loads(body or b"{}"):
+            return self._error(h, 400, "MANIFEST_INVALID", "mediaType is required")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         self.manifests[(repo, ref)] = (call.headers.get("Content-Type", ""), body)
         self.manifests[(repo, digest)] = (call.headers.get("Content-Type", ""), body)
