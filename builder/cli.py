@@ -475,7 +475,7 @@ def resolve_cmd(files, repo, tags, platforms, cache_dir, config_file, insecure, 
                             "or repository in leango.toml")
         spec = spec_from(sources, repo=repo, tags=list(tags), push=True, platforms=_split_commas(platforms),
                          insecure_registries=insecure, registry_ca=registry_ca, cache_dir=cache_dir, cwd=cwd,
-                         config=config_file or True) if dirs else None
+                         config=cfg.path if cfg is not None else False) if dirs else None  # the file read above
     except (BuildError, OciError) as exc:
         _fail(exc, EXIT_USAGE)
     if spec is not None:

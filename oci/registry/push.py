@@ -17,7 +17,7 @@ from ..artifact import Artifact, unique
 from ..blob import Blob
 from ..errors import RegistryError
 from .transport import Transport
-from .upload import BlobOutcome, BlobUploader, Cancelled, Progress, no_repository
+from .upload import BlobOutcome, BlobUploader, Cancelled, Progress, repository_must_exist
 
 log = logging.getLogger(__name__)
 CANCEL_GRACE = 5.0  # seconds the workers get to DELETE their sessions after an interrupt
@@ -108,13 +108,15 @@ class Pusher:
         data = blob.data if blob.data is not None else blob.open().read()
         headers = {"Content-Type": blob.descriptor.media_type}
         try:
-            resp = self.t.request("PUT", url, scopes=(f"repository:{self.repo}:pull,push",),
-                                  expect=(201,), headers=headers, body=data)
+            with repository_must_exist(self.t.host, self.repo):
+                resp = self.t.request("PUT", url, scopes=(f"repository:{self.repo}:pull,push",),
+                                      expect=(201,), headers=headers, body=data)
         except RegistryError as exc:
-            if exc.status == 413:  # a registry's own manifest limit, below the spec's 4 MiB or not
-                raise RegistryError(f"the registry refused manifest {reference} ({len(data)} bytes) as too large "
-                                    "(HTTP 413)", status=413, errors=exc.errors, transient=False) from exc
-            raise no_repository(exc, self.t.host, self.repo) from exc
+            if exc.status != 413:
+                raise
+            # a registry's own manifest limit, below the spec's 4 MiB or not
+            raise RegistryError(f"the registry refused manifest {reference} ({len(data)} bytes) as too large "
+                                "(HTTP 413)", status=413, errors=exc.errors, transient=False) from exc
         resp.close()
         echoed = resp.headers.get("Docker-Content-Digest")
         if echoed and echoed != str(blob.digest):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import BinaryIO
 from urllib.parse import quote, urljoin, urlsplit
@@ -17,7 +18,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from ..blob import Blob
-from ..errors import RegistryError
+from ..errors import NAME_UNKNOWN, RegistryError
 from .guard import check_redirect_target
 from .httputil import printable, redact
 from .transport import Body, Cancelled, Transport
@@ -60,14 +61,20 @@ class BlobOutcome:
     action: str  # "exists", "mounted" or "uploaded"
 
 
-def no_repository(exc: RegistryError, host: str, repository: str) -> RegistryError:
-    """A write refused with NAME_UNKNOWN: the registry does not create repositories on push (Amazon
-    ECR's documented behaviour), which its message rarely says. Other errors pass unchanged."""
-    if not exc.has_code("NAME_UNKNOWN"):
-        return exc
-    return RegistryError(f"{host}/{repository} does not exist, and the registry does not create repositories "
-                         "on push (as Amazon ECR): create the repository first, then push again",
-                         status=exc.status, errors=exc.errors, transient=False)
+@contextmanager
+def repository_must_exist(host: str, repository: str) -> Iterator[None]:
+    """A write refused with NAME_UNKNOWN becomes what it means: the registry does not create
+    repositories on push (Amazon ECR's documented behaviour), which its message rarely says.
+    Other errors go on unchanged."""
+    try:
+        yield
+    except RegistryError as exc:
+        if not exc.has_code(NAME_UNKNOWN):
+            raise
+        raise RegistryError(f"{host}/{repository} does not exist, and the registry does not create repositories "
+                            "on push (as Amazon ECR): create the repository first, then push again",
+                            status=exc.status, code=exc.code, errors=exc.errors, attempts=exc.attempts,
+                            transient=False) from exc
 
 
 FALLBACK_CHUNK = 5 * 1024 * 1024  # bytes per PATCH when a registry refuses monolithic uploads
@@ -148,10 +155,8 @@ class BlobUploader:
 
     def _start(self) -> str:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
-        try:
+        with repository_must_exist(self.t.host, self.repo):
             resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,), cancel=self.cancel)
-        except RegistryError as exc:
-            raise no_repository(exc, self.t.host, self.repo) from exc
         resp.close()
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")
         if minimum.isascii() and minimum.isdigit():
