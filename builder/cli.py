@@ -177,7 +177,9 @@ def main() -> None:
 @click.option("--push", is_flag=True, help="Push the image to every --tag's registry.")
 @click.option("--push-by-digest", is_flag=True,
               help="Push untagged and print REPO@DIGEST (implies --push): a matrix job's image for a later "
-                   "`leango index create`. The --tag or --repo names only the repository.")
+                   "`leango index create`. The --tag or --repo names only the repository. Registries that "
+                   "collect untagged manifests (zot's GC, Harbor's, ECR lifecycle rules) may delete it "
+                   "before the merge: merge in the same pipeline (docs/registries.md).")
 @click.option("--cache-from", "cache_from", multiple=True, metavar="REF",
               help="Before compiling, pull the Go build cache that --cache-to pushed to REF (repeatable). "
                    "Used only when made by the same Go toolchain on the same host architecture for these "
@@ -986,7 +988,18 @@ def index_create_cmd(target, sources, annotations, append, no_referrers, insecur
                     raise OciError(f"{at}: not on {target_ref.registry}; an index lists manifests of one registry "
                                    "(leango copy it there first)")
                 source = RegistrySource(ref, client=client)
-                artifact = read_artifact(source, at)
+                try:
+                    artifact = read_artifact(source, at)
+                except RegistryError as exc:
+                    if not (exc.not_found and ref.digest and not ref.tag):
+                        raise
+                    # zot, Harbor's GC and ECR's lifecycle rules delete untagged manifests
+                    said = f"HTTP {exc.status} {exc.code}".strip()
+                    raise RegistryError(f"{ref}: not in the registry ({said}). An image pushed by digest "
+                                        "(untagged) may have been deleted by the registry's garbage collection of "
+                                        "untagged manifests (zot, Harbor, ECR lifecycle rules): merge soon after "
+                                        "the pushes, or push with a tag", status=exc.status,
+                                        transient=False) from exc
                 groups.append((str(at), artifact))
                 if not no_referrers:
                     referrers.extend(attached(source, artifact))

@@ -134,17 +134,29 @@ class Repository:
 
     def tags(self, page_size: int = 0) -> list[str]:
         """Every tag, following the registry's Link pages (page_size > 0 asks for pages of that
-        many); malformed entries are left out."""
-        found: list[str] = []
+        many); malformed entries are left out. A registry that honours ?n= but sends no Link
+        (go-containerregistry's) is asked for the next page with ?last=, as the distribution spec
+        lets a client do."""
+        found: dict[str, None] = {}
         query = {"n": str(page_size)} if page_size > 0 else {}
-        for page in self._pages(self.t.url(f"/v2/{self.name}/tags/list", **query), accept="application/json"):
-            try:
-                doc = json.loads(page)
-            except ValueError as exc:
-                raise RegistryError(f"{self}: the tag list is not JSON: {exc}", transient=False) from exc
-            tags = doc.get("tags") if isinstance(doc, dict) else None
-            found.extend(t for t in tags or () if isinstance(t, str) and t)
-        return list(dict.fromkeys(found))
+        url = self.t.url(f"/v2/{self.name}/tags/list", **query)
+        for _ in range(MAX_PAGES):
+            known, page = len(found), []
+            for raw in self._pages(url, accept="application/json"):
+                page = self._tag_page(raw)
+                found.update(dict.fromkeys(page))
+            if page_size <= 0 or len(page) != page_size or len(found) == known:
+                return list(found)
+            url = self.t.url(f"/v2/{self.name}/tags/list", n=str(page_size), last=page[-1])
+        raise RegistryError(f"{self}: more than {MAX_PAGES} pages", transient=False)
+
+    def _tag_page(self, raw: bytes) -> list[str]:
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise RegistryError(f"{self}: the tag list is not JSON: {exc}", transient=False) from exc
+        tags = doc.get("tags") if isinstance(doc, dict) else None
+        return [t for t in tags or () if isinstance(t, str) and t]
 
     def referrers(self, subject: Digest, artifact_type: str = "") -> list[Descriptor]:
         """What names subject as its subject: from the referrers API when the registry has it,

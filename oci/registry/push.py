@@ -8,16 +8,18 @@ the registry's Docker-Content-Digest, when sent, must agree.
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from dataclasses import dataclass, field
 
+from .. import mediatypes
 from ..artifact import Artifact, unique
 from ..blob import Blob
 from ..errors import RegistryError
 from .transport import Transport
-from .upload import BlobOutcome, BlobUploader, Cancelled, Progress, repository_must_exist
+from .upload import BlobOutcome, BlobUploader, Cancelled, Progress, write_refusal_explained
 
 log = logging.getLogger(__name__)
 CANCEL_GRACE = 5.0  # seconds the workers get to DELETE their sessions after an interrupt
@@ -108,15 +110,14 @@ class Pusher:
         data = blob.data if blob.data is not None else blob.open().read()
         headers = {"Content-Type": blob.descriptor.media_type}
         try:
-            with repository_must_exist(self.t.host, self.repo):
+            with write_refusal_explained(self.t.host, self.repo):
                 resp = self.t.request("PUT", url, scopes=(f"repository:{self.repo}:pull,push",),
                                       expect=(201,), headers=headers, body=data)
         except RegistryError as exc:
-            if exc.status != 413:
+            said = _manifest_refusal(exc, reference, blob.descriptor.media_type, data)
+            if not said:
                 raise
-            # a registry's own manifest limit, below the spec's 4 MiB or not
-            raise RegistryError(f"the registry refused manifest {reference} ({len(data)} bytes) as too large "
-                                "(HTTP 413)", status=413, errors=exc.errors, transient=False) from exc
+            raise RegistryError(said, status=exc.status, errors=exc.errors, transient=False) from exc
         resp.close()
         echoed = resp.headers.get("Docker-Content-Digest")
         if echoed and echoed != str(blob.digest):
@@ -128,3 +129,24 @@ class Pusher:
 
 def _first_real_error(errors: list[BaseException]) -> BaseException:
     return next((e for e in errors if not isinstance(e, Cancelled)), errors[0])
+
+
+def _manifest_refusal(exc: RegistryError, reference: str, media_type: str, data: bytes) -> str:
+    """What a registry's refusal of a manifest means, where its status says more than its
+    message; "" for the others."""
+    if exc.status == 413:  # a registry's own manifest limit, below the spec's 4 MiB or not
+        return f"the registry refused manifest {reference} ({len(data)} bytes) as too large (HTTP 413)"
+    if exc.status == 415:  # Quay, for media types it was not set up to take
+        return (f"the registry does not take manifests of type {media_type} (HTTP 415): it refused {reference}"
+                + (f" ({exc.errors[0]})" if exc.errors else ""))
+    if exc.status == 405:  # Amazon ECR, for a referrer of an image index
+        try:
+            subject = json.loads(data).get("subject") or {}
+        except (ValueError, AttributeError):
+            subject = {}
+        if isinstance(subject, dict) and subject.get("mediaType") in mediatypes.INDEX_TYPES:
+            return (f"the registry refused manifest {reference}, attached to the image index {subject.get('digest')}"
+                    " (HTTP 405): it takes no referrers of an index (as Amazon ECR); leave out what is attached "
+                    "to the index (the provenance, the index's signature) or push to another registry")
+    return ""
+

@@ -18,7 +18,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 
 from ..blob import Blob
-from ..errors import NAME_UNKNOWN, RegistryError
+from ..errors import DENIED, NAME_UNKNOWN, RegistryError
 from .guard import check_redirect_target
 from .httputil import printable, redact
 from .transport import Body, Cancelled, Transport
@@ -62,21 +62,29 @@ class BlobOutcome:
 
 
 @contextmanager
-def repository_must_exist(host: str, repository: str) -> Iterator[None]:
-    """A write refused with NAME_UNKNOWN becomes what it means: the registry does not create
-    repositories on push (Amazon ECR's documented behaviour), which its message rarely says.
-    Other errors go on unchanged."""
+def write_refusal_explained(host: str, repository: str) -> Iterator[None]:
+    """A write refused for what the registry's message rarely says becomes what it means:
+    NAME_UNKNOWN, a registry that does not create repositories on push (Amazon ECR's documented
+    behaviour); 403 or DENIED, an account that may not push there (Docker Hub says so only once
+    an upload starts: its token endpoint grants what was asked). Other errors go on unchanged."""
     try:
         yield
     except RegistryError as exc:
-        if not exc.has_code(NAME_UNKNOWN):
+        if exc.has_code(NAME_UNKNOWN):
+            said = (f"{host}/{repository} does not exist, and the registry does not create repositories "
+                    "on push (as Amazon ECR): create the repository first, then push again")
+        elif exc.status == 403 or exc.has_code(DENIED):
+            detail = next((str(e) for e in exc.errors if e.code == DENIED), str(exc.errors[0]) if exc.errors
+                          else f"HTTP {exc.status}")
+            said = (f"the registry denied pushing to {host}/{repository} ({detail}): check the repository "
+                    "name, and that the account logged in to the registry may push there")
+        else:
             raise
-        raise RegistryError(f"{host}/{repository} does not exist, and the registry does not create repositories "
-                            "on push (as Amazon ECR): create the repository first, then push again",
-                            status=exc.status, code=exc.code, errors=exc.errors, attempts=exc.attempts,
+        raise RegistryError(said, status=exc.status, code=exc.code, errors=exc.errors, attempts=exc.attempts,
                             transient=False) from exc
 
 
+MOUNT_REFUSALS = frozenset({400, 401, 403, 404, 405})  # a mount answered so falls back to an upload
 FALLBACK_CHUNK = 5 * 1024 * 1024  # bytes per PATCH when a registry refuses monolithic uploads
 
 
@@ -137,8 +145,17 @@ class BlobUploader:
         return BlobOutcome(str(blob.digest), blob.size, "uploaded")
 
     def mount(self, blob: Blob, source: str) -> bool:
-        """Mount blob from another repository; False (its session cancelled) when refused."""
-        location = self._mount(blob, source)
+        """Mount blob from another repository; False (its session cancelled) when refused. A
+        mount is only a shortcut: a registry that answers it with an error (404 where GCR checks
+        the blob exists in source, 401/403 for a source the account may not read, 400 from Quay)
+        gets the blob uploaded instead."""
+        try:
+            location = self._mount(blob, source)
+        except RegistryError as exc:
+            if exc.status not in MOUNT_REFUSALS:
+                raise
+            log.debug("%s: mounting %s from %s refused (%s): uploading it", self.repo, blob.digest, source, exc)
+            return False
         if location is not None:
             self._delete(location)
         return location is None
@@ -155,7 +172,7 @@ class BlobUploader:
 
     def _start(self) -> str:
         url = self.t.url(f"/v2/{self.repo}/blobs/uploads/")
-        with repository_must_exist(self.t.host, self.repo):
+        with write_refusal_explained(self.t.host, self.repo):
             resp = self.t.request("POST", url, scopes=self.scopes, expect=(202,), cancel=self.cancel)
         resp.close()
         minimum = resp.headers.get("OCI-Chunk-Min-Length", "")

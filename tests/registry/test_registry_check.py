@@ -159,3 +159,25 @@ def test_a_push_uses_what_a_check_learned(make_image, tmp_path):
         assert monolithic_puts() == [] and any(c.method == "PATCH" and "/team/app/" in c.path for c in fake.calls)
     finally:
         fake.close()
+
+
+def test_quay_grants_no_delete_scope_and_the_check_says_what_it_left(tmp_path):
+    # Quay's token endpoint never grants delete (quay/quay: robot accounts have read/write/admin,
+    # and registry v2 DELETE is not supported for tags; regclient's docs note it)
+    auth = tmp_path / "auth.json"
+    for no_delete in (True, False):
+        fake = FakeRegistry(Behaviour(auth="bearer", no_delete_scope=no_delete))
+        try:
+            auth.write_text(json.dumps({"auths": {fake.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
+            report = _check(fake, auth)
+            assert (report.get("pull"), report.get("push")) == (True, True)
+            assert report.get("delete") is (not no_delete)
+            if no_delete:
+                assert next(f.said for f in report.findings if f.key == "delete") == "not granted"
+                assert sorted(x.split()[0] for x in report.left_behind) == ["blob", "blob", "manifest", "manifest",
+                                                                            "manifest", "tag", "tag"]
+                assert (REPO, "leango-check-1") in fake.manifests
+            else:
+                assert report.left_behind == [] and not [k for k in fake.manifests if k[0] == REPO]
+        finally:
+            fake.close()

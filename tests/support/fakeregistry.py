@@ -1,6 +1,7 @@
 """A small in-process registry speaking the distribution API, for protocol edge
 cases a real registry cannot be made to show: Location forms, _state, chunk
-minimums, 416 answers, bearer-token scopes and expiry, warnings, mounts."""
+minimums, 416 answers, bearer-token scopes and expiry, warnings, mounts, and the
+hosted registries' documented quirks (docs/registries.md names each one's source)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,14 @@ import json
 import re
 import secrets
 import threading
+import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 from .httpserve import serve
+
+OCI_INDEX = "application/vnd.oci.image.index.v1+json"
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 
 @dataclass
@@ -43,6 +48,31 @@ class Behaviour:
     manifest_limit: int = 0  # a PUT manifest larger than this: 413 (0: no limit)
     rate_limited: int = 0  # Docker Hub: the first N requests get 429 with Retry-After: 1
     bare_401: bool = False  # GCR/GAR: a 401 on /blobs and /manifests carries no WWW-Authenticate
+    # GHCR: a PATCH answers Range: 0-0 whatever the upload holds (a client that resumes from it
+    # sends the blob again from byte 1)
+    patch_range_zero: bool = False
+    # Docker Hub: the token endpoint grants what was asked; an account that may not push learns
+    # it at the first upload (403 DENIED)
+    deny_push: bool = False
+    # Quay: a mount without from is refused; manifests of other media types get 415; tokens
+    # never grant delete
+    mount_needs_from: bool = False
+    # GCR/GAR checks a mount's blob exists in from (and Docker Hub that the account may read
+    # from): answered with this status instead of a new upload session (0: the spec's 202)
+    mount_refused: int = 0
+    manifest_types: tuple[str, ...] = ()  # the manifest media types accepted (empty: any)
+    no_delete_scope: bool = False
+    # Harbor: an unknown manifest is 404 with this code (Harbor 2.10: UNKNOWN, older: NOT_FOUND)
+    unknown_code: str = "MANIFEST_UNKNOWN"
+    # ECR: tag lists in pages of this many, each with a Link to the next (0: one page); ?n= and
+    # ?last= honoured
+    tag_page: int = 0
+    # Artifactory/Nexus: entries in the tag list that are not tags (null, a number, "")
+    malformed_tags: bool = False
+    # ECR: a manifest whose subject is an index is refused (405)
+    refuse_index_subject: bool = False
+    # zot: an untagged manifest no index lists is deleted once older than this many seconds
+    gc_untagged: float = 0.0
 
 
 @dataclass
@@ -62,6 +92,7 @@ class FakeRegistry:
         self.token_requests: list[Call] = []
         self.blobs: dict[str, dict[str, bytes]] = {}  # repo -> digest -> bytes
         self.manifests: dict[tuple[str, str], tuple[str, bytes]] = {}
+        self.pushed_at: dict[tuple[str, str], float] = {}  # (repo, digest) → when (for gc_untagged)
         self.uploads: dict[str, dict] = {}
         self.tokens: dict[str, dict] = {}
         self.blob_store = blob_store  # where "elsewhere" Locations point
@@ -93,6 +124,11 @@ class FakeRegistry:
             self._extra = []
         if parts.path == "/v2/":
             return self._auth_or(h, call, "", lambda: self._send(h, 200, b"{}"))
+        if self.b.gc_untagged:
+            self._collect()
+        tags = re.fullmatch(r"/v2/(.+)/tags/list", parts.path)
+        if tags and call.method == "GET":
+            return self._auth_or(h, call, tags.group(1), lambda: self._tags(h, call, tags.group(1)))
         m = re.fullmatch(r"/v2/(.+)/(blobs|manifests)/(.+)", parts.path)
         if not m:
             return self._send(h, 404, b"")
@@ -168,6 +204,8 @@ class FakeRegistry:
             if self.b.pull_only_tokens > 0:
                 self.b.pull_only_tokens -= 1
                 scopes = [re.sub(r":[a-z,]+$", ":pull", sc) for sc in scopes]
+            if self.b.no_delete_scope:
+                scopes = [re.sub(r"(?<=[:,])delete(,|$)", "", sc).rstrip(",:") for sc in scopes]
             self.tokens[token] = {"scopes": scopes, "uses": 0, "anonymous": "Authorization" not in call.headers}
         self._send(h, 200, json.dumps({"access_token": token, "expires_in": 300}).encode())
 
@@ -208,13 +246,22 @@ class FakeRegistry:
                         ("Location", f"http://{self.blob_store.host}/v2/{repo}/blobs/{rest}")])
                 data = store.get(rest)
                 return self._error(h, 404, "BLOB_UNKNOWN") if data is None else self._send(h, 200, data)
+            if call.method == "DELETE":
+                return self._send(h, 202) if store.pop(rest, None) is not None else self._error(h, 404, "BLOB_UNKNOWN")
             return self._send(h, 405)
+        if rest == "uploads/" and call.method == "POST" and self.b.deny_push:
+            return self._error(h, 403, "DENIED", "requested access to the resource is denied")
+        if rest == "uploads/" and call.method == "POST" and self.b.mount_needs_from and \
+                "mount" in call.query and "from" not in call.query:
+            return self._error(h, 400, "BLOB_UPLOAD_INVALID", "mount requires a from repository")
         if rest == "uploads/" and call.method == "POST":
             source = self.blobs.get(call.query.get("from", ""), {})
             digest = call.query.get("mount")
             if digest and self.b.mount and digest in source:
                 store[digest] = source[digest]
                 return self._send(h, 201, headers=[("Location", f"/v2/{repo}/blobs/{digest}")])
+            if digest and self.b.mount_refused:
+                return self._error(h, self.b.mount_refused, "BLOB_UNKNOWN" if self.b.mount_refused == 404 else "DENIED")
             uid = secrets.token_hex(8)
             self.uploads[uid] = {"repo": repo, "data": b"", "state": "", "patches": 0}
             headers = [("Location", self._location(repo, uid, self._new_state(uid))), ("Range", "0-0")]
@@ -259,8 +306,9 @@ class FakeRegistry:
         if self.b.chunk_min and len(body) < self.b.chunk_min:
             up["final_seen"] = True  # only the last chunk may be short
         up["data"] += body
+        held = 0 if self.b.patch_range_zero else len(up["data"]) - 1
         return self._send(h, 202, headers=[("Location", self._location(up["repo"], uid, self._new_state(uid))),
-                                           ("Range", f"0-{len(up['data']) - 1}")])
+                                           ("Range", f"0-{held}")])
 
     def _put(self, h, call, up, uid, body):
         up["data"] += body
@@ -275,24 +323,73 @@ class FakeRegistry:
 
     # -- manifests ------------------------------------------------------------
     def _manifest(self, h, call, repo, ref, body):
+        if call.method == "DELETE":
+            entry = self.manifests.get((repo, ref))
+            if entry is None:
+                return self._error(h, 404, self.b.unknown_code, f"artifact {repo}:{ref} not found")
+            for key in [k for k, v in self.manifests.items() if k[0] == repo and v[1] == entry[1]]:
+                del self.manifests[key]
+            return self._send(h, 202)
         if call.method != "PUT":
             entry = self.manifests.get((repo, ref))
             if entry is None:
-                return self._error(h, 404, "MANIFEST_UNKNOWN")
+                return self._error(h, 404, self.b.unknown_code, f"artifact {repo}:{ref} not found")
             return self._send(h, 200, entry[1], headers=[("Content-Type", entry[0])])
         if self.b.manifest_limit and len(body) > self.b.manifest_limit:
             return self._error(h, 413, "SIZE_INVALID", "manifest too large")
-        if self.b.require_media_type and "mediaType" not in json.loads(body or b"{}"):
+        media_type = call.headers.get("Content-Type", "")
+        if self.b.manifest_types and media_type not in self.b.manifest_types:
+            return self._error(h, 415, "MANIFEST_INVALID", f"manifest type {media_type} is not supported")
+        doc = json.loads(body or b"{}")
+        if self.b.require_media_type and "mediaType" not in doc:
             return self._error(h, 400, "MANIFEST_INVALID", "mediaType is required")
+        if self.b.refuse_index_subject and isinstance(doc.get("subject"), dict) and \
+                doc["subject"].get("mediaType") in (OCI_INDEX, DOCKER_LIST):
+            return self._error(h, 405, "UNSUPPORTED", "a subject that is an image index is not supported")
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
-        self.manifests[(repo, ref)] = (call.headers.get("Content-Type", ""), body)
-        self.manifests[(repo, digest)] = (call.headers.get("Content-Type", ""), body)
+        self.manifests[(repo, ref)] = (media_type, body)
+        self.manifests[(repo, digest)] = (media_type, body)
+        self.pushed_at.setdefault((repo, digest), time.monotonic())
         shown = "sha256:" + "0" * 64 if self.b.wrong_manifest_digest else digest
         return self._send(h, 201, headers=[("Docker-Content-Digest", shown)])
 
 
+    # -- tags and garbage collection --------------------------------------------
+    def _tags(self, h, call, repo):
+        names = sorted({ref for (r, ref) in self.manifests if r == repo and not ref.startswith("sha256:")})
+        if not names:
+            return self._error(h, 404, "NAME_UNKNOWN", f"repository {repo} not known")
+        last = call.query.get("last", "")
+        names = [n for n in names if n > last]
+        size = min(x for x in (int(call.query.get("n") or 0), self.b.tag_page) if x > 0) \
+            if call.query.get("n") or self.b.tag_page else len(names)
+        page, more = names[:size], len(names) > size
+        listed: list = list(page)
+        if self.b.malformed_tags:
+            listed[1:1] = [None, 12, ""]
+        headers = [("Content-Type", "application/json")]
+        if more:
+            headers.append(("Link", f'</v2/{repo}/tags/list?n={size}&last={page[-1]}>; rel="next"'))
+        self._send(h, 200, json.dumps({"name": repo, "tags": listed}).encode(), headers)
+
+    def _collect(self) -> None:
+        """zot's GC: an untagged manifest that no index lists goes once older than the delay."""
+        now = time.monotonic()
+        with self.lock:
+            tagged = {v[1] for (_, ref), v in self.manifests.items() if not ref.startswith("sha256:")}
+            listed = set()
+            for _, body in self.manifests.values():
+                doc = json.loads(body or b"{}")
+                listed.update(m.get("digest") for m in doc.get("manifests") or () if isinstance(m, dict))
+            for (repo, ref), (_, body) in list(self.manifests.items()):
+                if ref.startswith("sha256:") and body not in tagged and ref not in listed and \
+                        now - self.pushed_at.get((repo, ref), now) > self.b.gc_untagged:
+                    del self.manifests[(repo, ref)]
+
+
 def _covers(scopes: list[str], repo: str, method: str) -> bool:
-    need = {"push", "pull"} if method in ("POST", "PUT", "PATCH", "DELETE") else {"pull"}
+    need = {"delete"} if method == "DELETE" else {"push", "pull"} if method in ("POST", "PUT", "PATCH") \
+        else {"pull"}
     for scope in scopes:
         kind, _, rest = scope.partition(":")
         name, _, actions = rest.rpartition(":")

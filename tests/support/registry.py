@@ -1,4 +1,5 @@
-"""A real CNCF distribution registry (Debian's docker-registry) on 127.0.0.1."""
+"""A real CNCF distribution registry on 127.0.0.1: Debian's docker-registry (distribution 2.8), or
+distribution v3 (scripts/setup builds it)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from .tools import require, run, stop_process
+from .tools import require, require_go_tool, run, stop_process
 
 USER, PASSWORD = "ci-user", "s3cret-Pa55word"  # the htpasswd account of the auth tests
 
@@ -23,8 +24,10 @@ def free_port() -> int:
 
 class RealRegistry:
     def __init__(self, base: Path, *, tls: tuple[Path, Path] | None = None,
-                 htpasswd: Path | None = None, delete: bool = True):
-        require("docker-registry")
+                 htpasswd: Path | None = None, delete: bool = True, v3: bool = False):
+        # The same configuration file serves both: v3 reads 2.8's keys.
+        self.binary = require_go_tool("registry") if v3 else require("docker-registry")
+        self.name = "distribution v3" if v3 else "docker-registry"
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
@@ -43,7 +46,7 @@ class RealRegistry:
 
     def _start(self) -> None:
         self.log = open(self.log_path, "a")
-        self.proc = subprocess.Popen(["docker-registry", "serve", str(self.config)], stdout=self.log,
+        self.proc = subprocess.Popen([self.binary, "serve", str(self.config)], stdout=self.log,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         self._wait_ready()
 
@@ -68,7 +71,7 @@ class RealRegistry:
             except OSError:
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     self.stop()
-                    raise AssertionError(f"docker-registry did not start: {self.log_path.read_text()[-2000:]}") from None
+                    raise AssertionError(f"{self.name} did not start: {self.log_path.read_text()[-2000:]}") from None
                 time.sleep(0.1)
 
     def stop(self) -> None:

@@ -17,6 +17,8 @@ PACKAGES = {
 GO_TOOLS = {"oras": "oras.land/oras/cmd/oras@v1.3.6",
             "crane": "github.com/google/go-containerregistry/cmd/crane@v0.22.1",
             "syft": "github.com/anchore/syft/cmd/syft@v1.57.2",
+            "cosign": "github.com/sigstore/cosign/v2/cmd/cosign@v2.6.5",
+            "registry": "github.com/distribution/distribution/v3/cmd/registry@v3.1.2",
             "refsreg": "tests/support/refsreg (go-containerregistry v0.22.1's pkg/registry)"}
 
 
