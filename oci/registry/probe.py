@@ -34,7 +34,7 @@ from .client import Registry, Repository
 from .httputil import read_capped
 from .learned import capabilities_path
 from .pull import MAX_MANIFEST
-from .upload import with_digest
+from .upload import explained_refusal, with_digest
 
 log = logging.getLogger(__name__)
 
@@ -154,12 +154,19 @@ class _Probe:
     def _status(self, method: str, path: str, scopes: tuple[str, ...], expect: tuple[int, ...], **kw: Any) -> Any:
         """The response (closed) of one request without retries, or the RegistryError it raised."""
         url = path if path.startswith("http") else self.t.url(path, **kw.pop("query", {}))
-        try:
-            resp = self.t.request(method, url, scopes=scopes, expect=expect, retry=False, **kw)
-        except RegistryError as exc:
-            return exc
-        resp.close()
-        return resp
+        policy = self.t.retry
+        for attempt in range(1, policy.max_attempts + 1):
+            try:
+                resp = self.t.request(method, url, scopes=scopes, expect=expect, retry=False, **kw)
+            except RegistryError as exc:
+                # a rate limit (Docker Hub's 429) says nothing of what is probed: wait as it asks
+                if exc.status != 429 or attempt == policy.max_attempts:
+                    return exc
+                policy.sleep(min(exc.retry_after or policy.backoff(attempt), policy.max_retry_after))
+                continue
+            resp.close()
+            return resp
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _granted_pull(self) -> bool:
         got = self._status("GET", f"/v2/{self.name}/tags/list", self.pull, (200, 404))
@@ -173,7 +180,7 @@ class _Probe:
     def _granted_push(self) -> bool:
         got = self._status("POST", f"/v2/{self.name}/blobs/uploads/", self.push, (202,))
         if isinstance(got, RegistryError):
-            self.report.add("push", False, f"not granted ({got})")
+            self.report.add("push", False, f"not granted ({explained_refusal(self.t.host, self.name, got)})")
             return False
         self._cancel(got)
         self.report.add("push", True, "granted")
@@ -278,6 +285,14 @@ class _Probe:
 
     def _manifests(self) -> None:
         zstd = self._put(self._manifest(mediatypes.OCI_LAYER_ZSTD))
+        if isinstance(zstd, RegistryError) and zstd.status == 415:
+            # Quay without OCI support: no OCI image manifest at all, whatever its layers
+            gzip = self._put(self._manifest(mediatypes.OCI_LAYER_GZIP))
+            if isinstance(gzip, RegistryError) and gzip.status == 415:
+                said = f"not probed: the registry takes no OCI image manifest ({gzip})"
+                self.report.add("zstd_layers", None, said)
+                self.report.add("manifest_4mib", None, said)
+                return
         ok = not isinstance(zstd, RegistryError)
         self.report.add("zstd_layers", ok, "accepted" if ok else f"refused ({zstd})")
         big = self._put(self._manifest(mediatypes.OCI_LAYER_GZIP, pad=SPEC_MANIFEST_LIMIT))

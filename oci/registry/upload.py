@@ -61,27 +61,35 @@ class BlobOutcome:
     action: str  # "exists", "mounted" or "uploaded"
 
 
+def explained_refusal(host: str, repository: str, exc: RegistryError) -> RegistryError:
+    """A write refused for what the registry's message rarely says, as what it means: NAME_UNKNOWN,
+    a registry that does not create repositories on push (Amazon ECR's documented behaviour);
+    403 or DENIED, an account that may not push there (Docker Hub says so only once an upload
+    starts: its token endpoint grants what was asked). Other errors as they are."""
+    if exc.has_code(NAME_UNKNOWN):
+        said = (f"{host}/{repository} does not exist, and the registry does not create repositories "
+                "on push (as Amazon ECR): create the repository first, then push again")
+    elif exc.status == 403 or exc.has_code(DENIED):
+        detail = next((str(e) for e in exc.errors if e.code == DENIED),
+                      str(exc.errors[0]) if exc.errors else f"HTTP {exc.status}")
+        said = (f"the registry denied pushing to {host}/{repository} ({detail}): check the repository "
+                "name, and that the account logged in to the registry may push there")
+    else:
+        return exc
+    return RegistryError(said, status=exc.status, code=exc.code, errors=exc.errors, attempts=exc.attempts,
+                         transient=False)
+
+
 @contextmanager
 def write_refusal_explained(host: str, repository: str) -> Iterator[None]:
-    """A write refused for what the registry's message rarely says becomes what it means:
-    NAME_UNKNOWN, a registry that does not create repositories on push (Amazon ECR's documented
-    behaviour); 403 or DENIED, an account that may not push there (Docker Hub says so only once
-    an upload starts: its token endpoint grants what was asked). Other errors go on unchanged."""
+    """explained_refusal for the errors of a write."""
     try:
         yield
     except RegistryError as exc:
-        if exc.has_code(NAME_UNKNOWN):
-            said = (f"{host}/{repository} does not exist, and the registry does not create repositories "
-                    "on push (as Amazon ECR): create the repository first, then push again")
-        elif exc.status == 403 or exc.has_code(DENIED):
-            detail = next((str(e) for e in exc.errors if e.code == DENIED), str(exc.errors[0]) if exc.errors
-                          else f"HTTP {exc.status}")
-            said = (f"the registry denied pushing to {host}/{repository} ({detail}): check the repository "
-                    "name, and that the account logged in to the registry may push there")
-        else:
+        explained = explained_refusal(host, repository, exc)
+        if explained is exc:
             raise
-        raise RegistryError(said, status=exc.status, code=exc.code, errors=exc.errors, attempts=exc.attempts,
-                            transient=False) from exc
+        raise explained from exc
 
 
 MOUNT_REFUSALS = frozenset({400, 401, 403, 404, 405})  # a mount answered so falls back to an upload

@@ -112,9 +112,8 @@ def test_gcr_401_without_a_challenge_uses_the_one_from_v2(fakes, make_image, tmp
 
 
 def test_ghcr_range_0_0_after_a_patch_is_not_taken_as_the_resume_point(fakes, make_image):
-    # GHCR answers every PATCH with Range: 0-0 (regclient's chunked upload ignores the PATCH
-    # reply's Range for it); leango sends each chunk after the last one it sent, and reads where
-    # the registry is only after a 416.
+    # GHCR answers every PATCH with Range: 0-0 (issue 20); leango sends each chunk after the
+    # last one it sent, and reads where the registry is only after a 416.
     image = make_image()
     for fake in (fakes(patch_range_zero=True), fakes()):
         with Registry(options=RegistryOptions(retry=instant_retry(2), chunk_size=64 * 1024)) as client:
@@ -131,7 +130,7 @@ def layer_bytes(image, descriptor) -> bytes:
 
 def test_docker_hub_says_push_is_denied_only_at_the_upload(fakes, make_image):
     # Docker Hub's token endpoint grants push to an account that may only pull; the first
-    # upload is refused: 403 DENIED "requested access to the resource is denied" (docker/cli#2488)
+    # upload is refused: 403 DENIED "requested access to the resource is denied" (docker/for-mac#1271)
     hub = fakes(deny_push=True)
     with pytest.raises(RegistryError) as info:
         _push(hub, make_image(), attempts=5)
@@ -144,7 +143,7 @@ def test_docker_hub_says_push_is_denied_only_at_the_upload(fakes, make_image):
 
 
 def test_quay_mounts_always_name_their_source(fakes, make_image, do_push):
-    # Quay refuses a mount without from (quay/quay#1426); leango mounts only from a named repository
+    # Quay refuses a mount without from (issue 20); leango mounts only from a named repository
     quay = fakes(mount_needs_from=True)
     image = make_image()
     results = do_push(image, [f"{quay.host}/one/app:v1", f"{quay.host}/two/app:v1"])
@@ -207,8 +206,8 @@ def test_ecr_tag_lists_in_pages_of_1000(fakes, make_image):
 
 
 def test_artifactory_malformed_tag_list_entries_are_left_out(fakes, make_image):
-    # Artifactory and Nexus have listed null and empty entries in tags/list (regclient's tag
-    # listing skips them; jfrog/artifactory-client issues); the tags around them are kept
+    # Artifactory and Nexus have listed null and empty entries in tags/list (issue 20); the tags
+    # around them are kept
     for fake in (fakes(malformed_tags=True), fakes()):
         _push(fake, make_image())
         body = fake.manifests[("team/app", "v1")]
@@ -218,8 +217,8 @@ def test_artifactory_malformed_tag_list_entries_are_left_out(fakes, make_image):
 
 
 def test_ecr_refusing_referrers_of_an_index_is_said(fakes, make_image):
-    # ECR refuses a manifest whose subject is an image index (405; aws/containers-roadmap#2231);
-    # the referrers of each platform's image still go
+    # ECR refuses a manifest whose subject is an image index (405; issue 20); the referrers of
+    # each platform's image still go
     index = Index((make_image(), make_image(platform=Platform("linux", "amd64", "v3"))))
     provenance = _sbom_of(index)
     ecr = fakes(refuse_index_subject=True)

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from leango.oci import Digest
+from leango.oci import Digest, mediatypes
 from leango.oci.registry import learned, probe
 from leango.oci.registry.client import Registry
 from leango.oci.registry.credentials import CredentialSources
@@ -162,8 +162,7 @@ def test_a_push_uses_what_a_check_learned(make_image, tmp_path):
 
 
 def test_quay_grants_no_delete_scope_and_the_check_says_what_it_left(tmp_path):
-    # Quay's token endpoint never grants delete (quay/quay: robot accounts have read/write/admin,
-    # and registry v2 DELETE is not supported for tags; regclient's docs note it)
+    # Quay's token endpoint never grants delete (issue 20)
     auth = tmp_path / "auth.json"
     for no_delete in (True, False):
         fake = FakeRegistry(Behaviour(auth="bearer", no_delete_scope=no_delete))
@@ -181,3 +180,47 @@ def test_quay_grants_no_delete_scope_and_the_check_says_what_it_left(tmp_path):
                 assert report.left_behind == [] and not [k for k in fake.manifests if k[0] == REPO]
         finally:
             fake.close()
+
+
+ECR_MISSING = "does not exist, and the registry does not create repositories on push (as Amazon ECR)"
+QUIRKS = {  # a mode of the fake registry → what the check must find (value, and words of what it says)
+    "ecr-repositories": ({"repositories": ("team/other",)}, {"pull": True, "push": False}, ECR_MISSING),
+    "ecr-media-type": ({"require_media_type": True}, {"push": True, "zstd_layers": True, "referrers_api": False}, ""),
+    "manifest-limit": ({"manifest_limit": 1 << 20}, {"manifest_4mib": False, "zstd_layers": True}, "HTTP 413"),
+    "hub-rate-limit": ({"rate_limited": 1},  # within _check's two attempts
+                        {"push": True, "delete": True}, ""),
+    "hub-denied": ({"deny_push": True}, {"pull": True, "push": False}, "the registry denied pushing"),
+    "gcr-bare-401": ({"auth": "bearer", "bare_401": True, "pull_only_tokens": 1}, {"auth": "bearer", "push": True},
+                     ""),
+    "ghcr-range": ({"patch_range_zero": True, "monolithic": False},
+                   {"upload": {"monolithic": False, "chunked": True, "minChunk": 0}}, ""),
+    "quay-from": ({"mount_needs_from": True}, {"mount": True}, ""),
+    "quay-415": ({"manifest_types": (mediatypes.DOCKER_MANIFEST,)}, {"push": True, "zstd_layers": None,
+                                                                     "manifest_4mib": None}, "HTTP 415"),
+    "quay-no-delete": ({"auth": "bearer", "no_delete_scope": True}, {"delete": False}, "not granted"),
+    "harbor-unknown": ({"unknown_code": "UNKNOWN"}, {"referrers_api": False, "delete": True}, ""),
+    "ecr-tag-pages": ({"tag_page": 1}, {"tag_paging": True}, ""),
+    "artifactory-tags": ({"malformed_tags": True}, {"tag_paging": True}, ""),
+    "gcr-mount": ({"mount_refused": 404}, {"mount": True}, ""),  # the probe's blob is in its from
+    "no-mount": ({"mount": False}, {"mount": False}, "starts an upload instead"),
+    "chunks-only": ({"monolithic": False, "chunk_min": 1024},
+                    {"upload": {"monolithic": False, "chunked": True, "minChunk": 1024}}, "OCI-Chunk-Min-Length"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(QUIRKS))
+def test_the_check_finds_what_each_quirk_mode_was_set_to(mode, tmp_path):
+    behaviour, expected, words = QUIRKS[mode]
+    fake = FakeRegistry(Behaviour(**behaviour))
+    try:
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {fake.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
+        report = _check(fake, auth)
+        found = {f.key: f.value for f in report.findings}
+        assert {k: found.get(k) for k in expected} == expected
+        said = " ".join(f.said for f in report.findings if f.key in expected)
+        assert words in said, said
+        if found.get("delete"):
+            assert report.left_behind == []
+    finally:
+        fake.close()
