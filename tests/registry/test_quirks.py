@@ -291,3 +291,73 @@ def test_a_copy_between_registries_never_asks_to_mount_across_them(fakes, make_i
     leango("copy", f"{source.host}/team/app:v1", f"{hub.host}/library/app:v1", env={"HOME": str(tmp_path)})
     assert hub.manifests[("library/app", "v1")][1] == make_image().raw
     assert [c for c in hub.find("POST") if "mount" in c.query] == []
+
+
+# Every mode a client can get through: the same push (with an SBOM attached), pull, copy,
+# referrers and Go cache must work in each. The modes that refuse something have their own
+# tests above, for the message.
+PASSABLE = {
+    "ecr-media-type": {"require_media_type": True},
+    "ecr-tag-pages": {"tag_page": 1},
+    "hub-rate-limit": {"rate_limited": 2},
+    "hub-no-mount": {"mount": False},
+    "gcr-bare-401": {"auth": "bearer", "bare_401": True, "pull_only_tokens": 1},
+    "gcr-mount-checked": {"mount_refused": 404},
+    "ghcr-range": {"patch_range_zero": True},
+    "quay-from": {"mount_needs_from": True},
+    "quay-no-delete": {"auth": "bearer", "no_delete_scope": True},
+    "harbor-unknown": {"unknown_code": "UNKNOWN"},
+    "artifactory-tags": {"malformed_tags": True},
+    "zot-gc": {"gc_untagged": 60.0},
+    "chunks-only": {"monolithic": False, "chunk_min": 4096},
+    "manifest-limit": {"manifest_limit": 1 << 20},
+}
+
+
+@pytest.mark.parametrize("mode", sorted(PASSABLE))
+def test_push_pull_copy_referrers_and_cache_through_each_quirk(mode, make_image, tmp_path):
+    import base64
+    import io
+
+    from leango.builder import cacheremote
+    from leango.builder.gocache import CacheKey, RemoteCache, Store
+    from leango.oci import parse_reference
+    from support.cli import leango
+    from support.gocache import fill
+    fake = FakeRegistry(Behaviour(**PASSABLE[mode]))
+    try:
+        auth = tmp_path / "auth.json"
+        auth.write_text(json.dumps({"auths": {fake.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
+        creds = CredentialSources(auth_files=(auth,))
+        options = RegistryOptions(retry=instant_retry(4), chunk_size=64 * 1024 if mode == "ghcr-range" else 0)
+        image = make_image()
+        sbom = _sbom_of(image)
+        with Registry(creds, options) as client:
+            push(image, [Reference(fake.host, "team/app", "v1")], client=client, referrers=[sbom],
+                 mount_from=["team/base"])
+            repo = client.repository(fake.host, "team/app")
+            assert repo.manifest("v1").digest == image.digest
+            layer = image.layers[-1]
+            out = io.BytesIO()
+            repo.blob(layer.descriptor, out)
+            assert out.getvalue() == layer.open().read()
+            assert [d.digest for d in repo.referrers(image.digest)] == [sbom.digest]
+        env = {"HOME": str(tmp_path), "REGISTRY_AUTH_FILE": str(auth)}
+        copied = json.loads(leango("copy", f"{fake.host}/team/app:v1", f"oci:{tmp_path / 'out'}:v1", "--json",
+                                   env=env).stdout)
+        assert copied["digest"] == str(image.digest)
+        listed = {e["digest"] for e in json.loads((tmp_path / "out" / "index.json").read_text())["manifests"]}
+        assert listed == {str(image.digest), str(sbom.digest)}
+        leango("copy", f"oci:{tmp_path / 'out'}:v1", f"{fake.host}/team/copy:v1", env=env)
+        assert fake.manifests[("team/copy", "v1")][1] == image.raw
+
+        key = CacheKey("go1.26.8", "linux/amd64", ("linux/amd64",))
+        ref = parse_reference(f"{fake.host}/team/cache:go")
+        fill(tmp_path / "one" / "go-build", [f"p{i}" for i in range(50)])
+        cacheremote.save(RemoteCache(cache_to=ref, credentials=creds, registry=options), key,
+                         tmp_path / "one" / "go-build", Store.open(tmp_path / "one" / "store"))
+        restored = cacheremote.restore(RemoteCache(cache_from=(ref,), credentials=creds, registry=options), key,
+                                       tmp_path / "two" / "go-build", Store.open(tmp_path / "two" / "store"))
+        assert restored == 50
+    finally:
+        fake.close()
