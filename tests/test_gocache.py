@@ -405,3 +405,76 @@ def test_a_chunk_is_titled_by_its_first_entry(tmp_path):
     (chunk,) = pack(src, Store(tmp_path / "store"))
     assert dict(chunk.descriptor.annotations)["org.opencontainers.image.title"] == \
         f"go-build-{min(names).replace('/', '')[:16]}.tar.zst"
+
+
+def directory(name: str) -> tuple[tarfile.TarInfo, bytes]:
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    info.mode = 0o755
+    return info, b""
+
+
+def test_the_member_bound_counts_the_256_directories_exactly(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "MAX_CHUNK_FILES", 4)
+    dirs = [directory(f"{i:02x}") for i in range(256)]
+    files = [regular(entry_name(f"b{i}")) for i in range(4)]
+    assert unpack(zchunk(dirs + files), tmp_path / "ok").added == 4  # 260 members: at the bound
+    with pytest.raises(CacheError, match="more than 4 entries"):
+        unpack(zchunk(dirs + files + [regular(entry_name("b4"))]), tmp_path / "over")
+
+
+def test_a_file_named_like_a_directory_is_refused(tmp_path):
+    with pytest.raises(CacheError, match="holds 'ab', which is not a Go build cache entry"):
+        unpack(zchunk([regular("ab")]), tmp_path / "cache")
+    assert unpack(zchunk([directory("ab"), regular(entry_name("k"))]), tmp_path / "cache").added == 1
+
+
+def test_an_entry_of_exactly_the_largest_size_is_taken(tmp_path, monkeypatch):
+    monkeypatch.setattr(gocache, "MAX_ENTRY_BYTES", 1000)
+    name = entry_name("big")
+    assert unpack(zchunk([regular(name, b"e" * 1000)]), tmp_path / "ok").added == 1
+    with pytest.raises(CacheError) as err:
+        unpack(zchunk([regular(name, b"e" * 1001)]), tmp_path / "over")
+    assert str(err.value) == f"a cache chunk entry {name} claims 1001 bytes"
+
+
+def test_entries_are_written_read_only_for_others(tmp_path):
+    name = entry_name("mode")
+    unpack(zchunk([regular(name, b"m")]), tmp_path / "cache")
+    assert (tmp_path / "cache" / name).stat().st_mode & 0o777 == 0o644
+
+
+def test_unpack_makes_the_cache_directory_and_its_parents(tmp_path):
+    cache = tmp_path / "a" / "b" / "go-build"
+    assert unpack(zchunk([regular(entry_name("deep"))]), cache).added == 1
+    assert [p.name for p in cache.iterdir()] == [entry_name("deep")[:2]]  # the staging directory is gone
+
+
+def test_staging_happens_inside_the_cache_directory(tmp_path, monkeypatch):
+    import tempfile
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-tmp"))  # only the cache may be used
+    assert unpack(zchunk([regular(entry_name("here"))]), tmp_path / "cache").added == 1
+
+
+def test_a_staging_directory_that_cannot_be_made_skips_the_chunk_in_one_line(tmp_path, monkeypatch):
+    import tempfile
+
+    def full(*a, **kw):
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(tempfile, "mkdtemp", full)
+    with pytest.raises(CacheError) as err:
+        unpack(zchunk([regular(entry_name("d"))]), tmp_path / "cache")
+    assert str(err.value) == "cannot unpack a cache chunk: No space left on device"
+
+
+def test_the_bounded_reader_gives_exactly_its_limit():
+    bounded = gocache._Bounded(io.BytesIO(b"x" * 10), 10)
+    assert bounded.read(0) == b""
+    assert bounded.read() == b"x" * 10  # the whole limit, in one read, no error
+    assert bounded.read() == b""
+    with pytest.raises(CacheError, match="unpacks to more than"):
+        gocache._Bounded(io.BytesIO(b"x" * 11), 10).read()
+    step = gocache._Bounded(io.BytesIO(b"x" * 10), 10)
+    assert step.read(4) == b"xxxx" and step.read(6) == b"xxxxxx"
+    with pytest.raises(CacheError):
+        gocache._Bounded(io.BytesIO(b"x" * 11), 10).read(11)
