@@ -130,8 +130,9 @@ def test_link_pages_end_loops_fail_and_other_hosts_are_refused(link_server):
     with _client() as client:
         assert client.repository(host, "r").tags() == ["t0", "t1", "t2"]  # malformed entries left out
     link_server["links"]["2"] = '</v2/r/tags/list?page=1>; rel="next"'
-    with _client() as client, pytest.raises(RegistryError, match="loop back"):
+    with _client() as client, pytest.raises(RegistryError, match="loop back") as loop:
         client.repository(host, "r").tags()
+    assert loop.value.transient is False and loop.value.attempts == 1
     link_server["links"] = {"0": '<http://169.254.169.254/v2/r/tags/list?page=1>; rel="next"'}
     with _client() as client, pytest.raises(RegistryError, match="Link header"):
         client.repository(host, "r").tags()
@@ -152,3 +153,14 @@ def test_registry_without_api_answers_404_so_fallback_is_used(registry):
         assert listed["mediaType"] == mediatypes.OCI_INDEX
         assert [(m["digest"], m["artifactType"]) for m in listed["manifests"]] == \
             [(str(sbom.digest), "application/spdx+json")]
+
+
+def test_a_page_size_is_asked_for_and_none_is_not(link_server):
+    host = link_server["host"]
+    with _client() as client:
+        repo = client.repository(host, "r")
+        repo.tags(page_size=1)
+        repo.tags()
+    listed = [c for c in link_server["calls"] if "/tags/list" in c]
+    # page_size=1: one tag per page asked, a full page of one, so the next asked by ?last=; then whole
+    assert listed[0] == "/v2/r/tags/list?n=1" and listed[-1] == "/v2/r/tags/list"

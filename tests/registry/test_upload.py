@@ -328,6 +328,9 @@ def test_skip_seeks_a_file_and_reads_past_a_stream():
     f = io.BytesIO(b"0123456789")
     skip(f, 4)
     assert f.read() == b"456789"
+    one = Stream(b"0123456789")
+    skip(one, 4)
+    assert one.read() == b"456789"  # to the byte: not one short
     s = Stream(b"0123456789" * 300000)  # 3 MB: read past in bounded pieces
     skip(s, 2_500_000)
     assert s.read(3) == b"012" and s.reads == 3 + 1
@@ -335,6 +338,7 @@ def test_skip_seeks_a_file_and_reads_past_a_stream():
     with pytest.raises(RegistryError) as info:
         skip(short, 5)
     assert str(info.value) == "the blob ended 2 bytes before offset 5"
+    assert info.value.transient is False  # the same source ends early again: final
 
 
 def test_a_refused_monolithic_put_goes_on_in_chunks_in_a_new_session(fake, caplog):
