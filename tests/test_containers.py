@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
@@ -122,3 +123,8 @@ def test_remove_tree_takes_read_only_directories_files_and_links_but_not_their_t
     link.symlink_to(outside)
     remove_tree(link)
     assert not single.exists() and not link.is_symlink() and (outside / "keep").exists()
+
+
+def test_the_run_scope_is_this_boot_and_this_pid_namespace():
+    boot_id = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    assert run_scope() == (boot_id.replace("-", "")[:8], os.stat("/proc/self/ns/pid").st_ino)

@@ -318,8 +318,9 @@ def test_a_chunk_declaring_an_impossible_size_is_refused_before_download():
     with pytest.raises(CacheError, match="declares 1125899906842624 bytes"):
         cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY)
     ok = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b"x"), 1)
-    doc["layers"] = [ok.to_json()]
-    assert cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok]
+    empty = Descriptor(gocache.CHUNK_TYPE, Digest.of_bytes(b""), 0)  # nothing in it, but not a lie
+    doc["layers"] = [ok.to_json(), empty.to_json()]
+    assert cacheremote._cache_layers(json.dumps(doc).encode(), parse_reference("r.example/c:go"), KEY) == [ok, empty]
 
 
 def test_mismatch_names_what_is_missing():

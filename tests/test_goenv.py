@@ -41,7 +41,7 @@ def test_go_env_gets_only_what_it_reads_and_a_fixed_toolchain():
 
 def test_go_env_failures_are_said_exactly():
     with pytest.raises(ToolchainError) as info:
-        read_go_env(Runner(rc=1, stderr="warning: x\ngo: bad GOENV\n"), TOOLCHAIN, {})
+        read_go_env(Runner(rc=1, stderr="warning: x\nwarning: y\ngo: bad GOENV\n"), TOOLCHAIN, {})
     assert str(info.value) == "`go env` failed: go: bad GOENV"
     with pytest.raises(ToolchainError) as info:
         read_go_env(Runner(rc=1, stderr="  "), TOOLCHAIN, {})
