@@ -326,14 +326,14 @@ class FakeRegistry:
         if call.method == "DELETE":
             entry = self.manifests.get((repo, ref))
             if entry is None:
-                return self._error(h, 404, self.b.unknown_code, f"artifact {repo}:{ref} not found")
+                return self._unknown_manifest(h, repo, ref)
             for key in [k for k, v in self.manifests.items() if k[0] == repo and v[1] == entry[1]]:
                 del self.manifests[key]
             return self._send(h, 202)
         if call.method != "PUT":
             entry = self.manifests.get((repo, ref))
             if entry is None:
-                return self._error(h, 404, self.b.unknown_code, f"artifact {repo}:{ref} not found")
+                return self._unknown_manifest(h, repo, ref)
             return self._send(h, 200, entry[1], headers=[("Content-Type", entry[0])])
         if self.b.manifest_limit and len(body) > self.b.manifest_limit:
             return self._error(h, 413, "SIZE_INVALID", "manifest too large")
@@ -353,6 +353,11 @@ class FakeRegistry:
         shown = "sha256:" + "0" * 64 if self.b.wrong_manifest_digest else digest
         return self._send(h, 201, headers=[("Docker-Content-Digest", shown)])
 
+
+    def _unknown_manifest(self, h, repo, ref):
+        if self.b.unknown_code == "MANIFEST_UNKNOWN":
+            return self._error(h, 404, "MANIFEST_UNKNOWN")
+        return self._error(h, 404, self.b.unknown_code, f"artifact {repo}:{ref} not found")  # Harbor's words
 
     # -- tags and garbage collection --------------------------------------------
     def _tags(self, h, call, repo):
