@@ -149,4 +149,3 @@ def _manifest_refusal(exc: RegistryError, reference: str, media_type: str, data:
                     " (HTTP 405): it takes no referrers of an index (as Amazon ECR); leave out what is attached "
                     "to the index (the provenance, the index's signature) or push to another registry")
     return ""
-
