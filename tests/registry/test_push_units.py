@@ -81,3 +81,66 @@ def test_a_referrer_said_indexed_by_the_registry_stays_so(fake, monkeypatch):
     monkeypatch.setattr(other, "put_manifest", lambda blob, ref: False)
     other.push(_artifact("sbom"), ("a",))
     assert other.indexed_by_registry is False
+
+
+def _refused(status, *entries):
+    from leango.oci.errors import ErrorEntry, RegistryError
+    return RegistryError(f"PUT x returned HTTP {status}", status=status,
+                         errors=tuple(ErrorEntry(c, m) for c, m in entries), attempts=2)
+
+
+def test_a_refused_write_is_explained_by_what_it_means():
+    from leango.oci.registry.upload import explained_refusal, write_refusal_explained
+    missing = explained_refusal("reg.example", "team/app", _refused(404, ("NAME_UNKNOWN", "no such repo")))
+    assert str(missing) == ("reg.example/team/app does not exist, and the registry does not create repositories on "
+                            "push (as Amazon ECR): create the repository first, then push again (after 2 attempts)")
+    assert (missing.status, missing.code, missing.attempts, missing.transient) == (404, "NAME_UNKNOWN", 2, False)
+    denied = explained_refusal("reg.example", "team/app", _refused(403, ("DENIED", "requested access to the "
+                                                                         "resource is denied")))
+    assert denied.message == ("the registry denied pushing to reg.example/team/app (DENIED: requested access to "
+                              "the resource is denied): check the repository name, and that the account logged in "
+                              "to the registry may push there")
+    assert (denied.status, denied.code, denied.transient) == (403, "DENIED", False)
+    # DENIED named second, or a 403 without a body, or DENIED under another status: still a denial
+    second = explained_refusal("r", "a", _refused(401, ("UNAUTHORIZED", "u"), ("DENIED", "d")))
+    assert second.message.startswith("the registry denied pushing to r/a (DENIED: d):")
+    assert explained_refusal("r", "a", _refused(403)).message.startswith("the registry denied pushing to r/a "
+                                                                         "(HTTP 403):")
+    assert explained_refusal("r", "a", _refused(403, ("OTHER", "o"))).message.startswith(
+        "the registry denied pushing to r/a (OTHER: o):")
+    # anything else goes on as it was
+    for other in (_refused(500, ("UNKNOWN", "x")), _refused(401, ("UNAUTHORIZED", "u")), _refused(404)):
+        assert explained_refusal("r", "a", other) is other
+    with pytest.raises(type(missing)) as info, write_refusal_explained("r", "a"):
+        raise _refused(404, ("NAME_UNKNOWN", ""))
+    assert info.value.message.startswith("r/a does not exist") and info.value.__cause__ is not None
+    plain = _refused(500)
+    with pytest.raises(type(missing)) as info, write_refusal_explained("r", "a"):
+        raise plain
+    assert info.value is plain
+
+
+def test_a_refused_manifest_is_said_by_its_status():
+    import json
+
+    from leango.oci.registry.push import _manifest_refusal
+    data = b'{"x": 1}'
+    assert _manifest_refusal(_refused(413), "v1", mediatypes.OCI_MANIFEST, data) == \
+        "the registry refused manifest v1 (8 bytes) as too large (HTTP 413)"
+    assert _manifest_refusal(_refused(415, ("MANIFEST_INVALID", "no")), "v1", mediatypes.OCI_INDEX, data) == \
+        f"the registry does not take manifests of type {mediatypes.OCI_INDEX} (HTTP 415): it refused v1 " \
+        "(MANIFEST_INVALID: no)"
+    assert _manifest_refusal(_refused(415), "v1", mediatypes.OCI_INDEX, data) == \
+        f"the registry does not take manifests of type {mediatypes.OCI_INDEX} (HTTP 415): it refused v1"
+    for index_type in sorted(mediatypes.INDEX_TYPES):
+        referrer = json.dumps({"subject": {"mediaType": index_type, "digest": "sha256:ab"}}).encode()
+        assert _manifest_refusal(_refused(405), "sha256:cd", mediatypes.OCI_MANIFEST, referrer) == (
+            "the registry refused manifest sha256:cd, attached to the image index sha256:ab (HTTP 405): it takes "
+            "no referrers of an index (as Amazon ECR); leave out what is attached to the index (the provenance, "
+            "the index's signature) or push to another registry")
+    # a 405 for a referrer of an image, for no referrer, or for what is not JSON: not this case
+    of_image = json.dumps({"subject": {"mediaType": mediatypes.OCI_MANIFEST, "digest": "sha256:ab"}}).encode()
+    for body in (of_image, b'{"schemaVersion": 2}', b"not json", b"[1]", b'{"subject": "x"}'):
+        assert _manifest_refusal(_refused(405), "v1", mediatypes.OCI_MANIFEST, body) == ""
+    for status in (400, 401, 404, 500):
+        assert _manifest_refusal(_refused(status), "v1", mediatypes.OCI_MANIFEST, data) == ""
