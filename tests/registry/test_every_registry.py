@@ -39,8 +39,11 @@ def raw_manifest(reg, ref: str) -> bytes:
 
 def test_push_an_image_and_an_index_then_again_with_nothing_uploaded(every_registry, make_image, do_push):
     reg = every_registry
-    # a second platform of the same binary (its ELF fits both), as GOAMD64=v3 builds are listed
-    amd64, v3 = make_image("every"), make_image("every", Platform("linux", "amd64", "v3"))
+    # a second platform of the same binary (its ELF fits both), as GOAMD64=v3 builds are listed;
+    # a time of their own, so no other test's push (go-containerregistry keeps one blob store for
+    # all repositories) holds any of their layers
+    amd64 = make_image("every", mtime=1_764_806_400)
+    v3 = make_image("every", Platform("linux", "amd64", "v3"), mtime=1_764_806_400)
     index = Index((amd64, v3))
     push = dict(sources=reg.credentials(), options=reg.options())
     [image] = do_push(amd64, [f"{reg.host}/every/app:amd64"], **push)
