@@ -154,19 +154,19 @@ class _Probe:
     def _status(self, method: str, path: str, scopes: tuple[str, ...], expect: tuple[int, ...], **kw: Any) -> Any:
         """The response (closed) of one request without retries, or the RegistryError it raised."""
         url = path if path.startswith("http") else self.t.url(path, **kw.pop("query", {}))
-        policy = self.t.retry
-        for attempt in range(1, policy.max_attempts + 1):
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 resp = self.t.request(method, url, scopes=scopes, expect=expect, retry=False, **kw)
             except RegistryError as exc:
-                # a rate limit (Docker Hub's 429) says nothing of what is probed: wait as it asks
-                if exc.status != 429 or attempt == policy.max_attempts:
+                # a rate limit (Docker Hub's 429) says nothing of what is probed: waited out as the
+                # retry policy waits (Retry-After, bounded); any other answer is the finding
+                if exc.status != 429 or not self.t.retry.wait(attempt, exc, f"{method} {path}"):
                     return exc
-                policy.sleep(min(exc.retry_after or policy.backoff(attempt), policy.max_retry_after))
                 continue
             resp.close()
             return resp
-        raise AssertionError("unreachable")  # pragma: no cover
 
     def _granted_pull(self) -> bool:
         got = self._status("GET", f"/v2/{self.name}/tags/list", self.pull, (200, 404))
