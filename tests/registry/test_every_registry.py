@@ -17,18 +17,13 @@ from leango.oci.descriptor import Descriptor
 from leango.oci.manifest import Manifest
 from leango.oci.referrers import fallback_tag
 from leango.oci.sinks.layout import write_layout
+from support.artifacts import sbom_of
 from support.cli import leango
 from support.gocache import fill
 from support.peers import skopeo_inspect
 from support.tools import require
 
 KEY = CacheKey("go1.26.8", "linux/amd64", ("linux/amd64",))
-
-
-def sbom_of(subject: Manifest | Index, text: str = "sbom") -> Manifest:
-    data = json.dumps({"spdxVersion": "SPDX-2.3", "name": text}).encode()
-    blob = Blob(Descriptor("application/spdx+json", Digest.of_bytes(data), len(data)), data=data)
-    return Manifest("application/spdx+json", (blob,), subject=subject.descriptor)
 
 
 def raw_manifest(reg, ref: str) -> bytes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from leango.oci import Index, Platform
+from support.artifacts import sbom_of
 from support.cli import leango
 from support.ocicheck import check_layout
 from support.paths import FIXTURES
@@ -111,12 +112,8 @@ def test_unreachable_registry_is_one_clear_line(tmp_path, cache_dir):
 
 def test_nested_index_with_an_artifact_push(registry, make_image, do_push):
     """An index holding an image, a nested index and an SBOM artifact: every child PUT before its parent."""
-    from leango.oci import Blob, Descriptor, Digest
-    from leango.oci.manifest import Manifest
     amd, arm = make_image("nest"), make_image("nest", platform=Platform("linux", "arm64"))
-    data = b'{"spdxVersion":"SPDX-2.3"}'
-    sbom = Manifest("application/spdx+json", (Blob(Descriptor("application/spdx+json", Digest.of_bytes(data),
-                                                               len(data)), data=data),), subject=amd.descriptor)
+    sbom = sbom_of(amd)
     inner = Index((arm,))
     outer = Index((amd, inner, sbom))
     ref = f"{registry.host}/nested/app:v1"

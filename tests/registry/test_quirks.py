@@ -14,11 +14,11 @@ from leango.oci.blob import Blob
 from leango.oci.descriptor import Descriptor
 from leango.oci.digest import Digest
 from leango.oci.errors import RegistryError
-from leango.oci.manifest import Manifest
 from leango.oci.registry.client import Registry
 from leango.oci.registry.credentials import CredentialSources
 from leango.oci.registry.transport import RegistryOptions
 from leango.oci.sinks.registry import push
+from support.artifacts import sbom_of
 from support.clock import instant_retry
 from support.fakeregistry import Behaviour, FakeRegistry
 
@@ -33,12 +33,6 @@ def fakes():
     yield make
     for f in made:
         f.close()
-
-
-def _sbom_of(image) -> Manifest:
-    data = b'{"spdxVersion": "SPDX-2.3"}'
-    return Manifest("application/spdx+json", (Blob(Descriptor("application/spdx+json", Digest.of_bytes(data),
-                                                              len(data)), data=data),), subject=image.descriptor)
 
 
 def _push(fake, image, repo="team/app", referrers=(), auth_file=None, attempts=3):
@@ -65,7 +59,7 @@ def test_ecr_manifests_need_a_media_type_and_leangos_have_one(fakes, make_image)
     # ECR refuses an image manifest without a top-level mediaType (containerd#5126, oras-go#271)
     ecr = fakes(require_media_type=True)
     image = make_image()
-    sbom = _sbom_of(image)
+    sbom = sbom_of(image)
     _push(ecr, image, referrers=[sbom])  # image, referrer and the fallback index: each has mediaType
     stored = {ref: json.loads(body) for (_, ref), (_, body) in ecr.manifests.items()}
     assert all("mediaType" in doc for doc in stored.values()) and len(stored) >= 4
@@ -173,7 +167,7 @@ def test_harbor_unknown_manifest_as_unknown_is_still_not_found(fakes, make_image
     for code in ("UNKNOWN", "NOT_FOUND", "MANIFEST_UNKNOWN"):
         harbor = fakes(unknown_code=code)
         image = make_image()
-        sbom = _sbom_of(image)
+        sbom = sbom_of(image)
         _push(harbor, image, referrers=[sbom])
         with Registry(options=RegistryOptions(retry=instant_retry(2))) as client:
             repo = client.repository(harbor.host, "team/app")
@@ -216,7 +210,7 @@ def test_ecr_refusing_referrers_of_an_index_is_said(fakes, make_image):
     # ECR refuses a manifest whose subject is an image index (405; issue 20); the referrers of
     # each platform's image still go
     index = Index((make_image(), make_image(platform=Platform("linux", "amd64", "v3"))))
-    provenance = _sbom_of(index)
+    provenance = sbom_of(index)
     ecr = fakes(refuse_index_subject=True)
     with pytest.raises(RegistryError) as info:
         _push(ecr, index, referrers=[provenance])
@@ -225,7 +219,7 @@ def test_ecr_refusing_referrers_of_an_index_is_said(fakes, make_image):
                                "leave out what is attached to the index (the provenance, the index's signature) "
                                "or push to another registry")
     assert info.value.attempts == 1
-    platform_sbom = _sbom_of(index.manifests[0])
+    platform_sbom = sbom_of(index.manifests[0])
     _push(fakes(refuse_index_subject=True), index, referrers=[platform_sbom])  # a platform's: taken
     _push(fakes(), index, referrers=[provenance])  # elsewhere the index's is taken too
 
@@ -327,7 +321,7 @@ def test_push_pull_copy_referrers_and_cache_through_each_quirk(mode, make_image,
         creds = CredentialSources(auth_files=(auth,))
         options = RegistryOptions(retry=instant_retry(4), chunk_size=64 * 1024 if mode == "ghcr-range" else 0)
         image = make_image()
-        sbom = _sbom_of(image)
+        sbom = sbom_of(image)
         with Registry(creds, options) as client:
             push(image, [Reference(fake.host, "team/app", "v1")], client=client, referrers=[sbom],
                  mount_from=["team/base"])
