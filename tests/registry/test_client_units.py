@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -135,11 +136,62 @@ def test_pages_end_after_a_bound(server, monkeypatch):
     assert str(info.value) == f"{server['host']}/r: more than 3 pages" and info.value.transient is False
 
 
+@pytest.fixture
+def no_link_server():
+    """go-containerregistry's tag list: ?n= and ?last= honoured, no Link header ever."""
+    tags, calls = ["a", "b", "c", "d", "e"], []
+
+    def dispatch(h):
+        calls.append(h.path)
+        query = parse_qs(urlsplit(h.path).query)
+        n, last = int(query.get("n", ["0"])[0]), query.get("last", [""])[0]
+        after = [t for t in tags if t > last]
+        body = b"{}" if h.path == "/v2/" else json.dumps({"tags": after[:n] if n else after}).encode()
+        h.send_response(200)
+        h.send_header("Content-Type", "application/json")
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    httpd = serve(dispatch)
+    yield f"127.0.0.1:{httpd.server_address[1]}", calls
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.mark.parametrize("size,asked", [
+    (2, ["n=2", "n=2&last=b", "n=2&last=d"]),  # the last page is short: the end
+    (1, ["n=1", "n=1&last=a", "n=1&last=b", "n=1&last=c", "n=1&last=d", "n=1&last=e"]),  # empty: the end
+    (5, ["n=5", "n=5&last=e"]),
+    (0, [""]),  # no size asked: the registry's one page
+])
+def test_tags_without_links_are_asked_for_after_the_last(no_link_server, size, asked):
+    host, calls = no_link_server
+    with Registry(options=_options()) as client:
+        assert client.repository(host, "r").tags(page_size=size) == ["a", "b", "c", "d", "e"]
+    assert [urlsplit(c).query for c in calls if "/tags/list" in c] == asked
+
+
 def _referrer(artifact_type: str, text: str) -> tuple[bytes, Descriptor]:
     data = text.encode()
     m = Manifest(artifact_type, (Blob(Descriptor("application/vnd.test", Digest.of_bytes(data), len(data)),
                                       data=data),), subject=Descriptor(mediatypes.OCI_MANIFEST, SUBJECT, 7))
     return m.raw, m.descriptor
+
+
+def test_a_referrers_list_that_is_no_index_says_whose_it_is(server):
+    from leango.oci.errors import OciError
+    broken = (200, mediatypes.OCI_INDEX, b'{"manifests": [{"mediaType": 7}]}', {})
+    server["routes"][f"/v2/r/manifests/{fallback_tag(SUBJECT)}"] = broken
+    client, repo = _repo(server)
+    with client, pytest.raises(OciError) as info:  # no referrers API (404): the fallback tag
+        repo.referrers(SUBJECT)
+    assert str(info.value).startswith(f"the referrers list of {server['host']}/r:{fallback_tag(SUBJECT)} is not ")
+    server["routes"][f"/v2/r/referrers/{SUBJECT}"] = broken
+    client, repo = _repo(server)
+    with client, pytest.raises(OciError) as info:  # the API's own list
+        repo.referrers(SUBJECT)
+    assert str(info.value).startswith(f"the referrers list of {server['host']}/r@{SUBJECT} is not an OCI index: ")
 
 
 def test_the_referrers_api_is_probed_once_and_asked_for_a_type(server):

@@ -136,3 +136,45 @@ def test_a_short_blob_is_retried_and_the_retry_names_it(fake, caplog):
         _puller(f, Credential()).blob(_desc(), io.BytesIO())
     assert len(f.find("GET", "/blobs/")) == 3  # every attempt of the policy
     assert f"GET blob {_desc().digest}" in caplog.text
+
+
+class _Body:
+    """A response whose body arrives in the pieces given; an exception among them is raised there."""
+
+    def __init__(self, *pieces):
+        self.raw = self
+        self._pieces = list(pieces)
+
+    def read1(self, n, decode_content=False):
+        piece = self._pieces.pop(0) if self._pieces else b""
+        if isinstance(piece, Exception):
+            raise piece
+        return piece
+
+
+def test_a_blob_body_is_verified_as_it_streams_and_each_failure_said():
+    from leango.oci.registry.pull import _copy_verified
+    good = Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.of_bytes(DATA), len(DATA))
+    out = io.BytesIO()
+    _copy_verified(_Body(DATA[:100], DATA[100:]), good, out, 60)
+    assert out.getvalue() == DATA
+    failures = [
+        (_Body(DATA, b"x"), good, f"blob {good.digest} is longer than its {len(DATA)} bytes", False),
+        (_Body(DATA[:10], OSError("connection reset")), good,
+         f"reading blob {good.digest} failed: connection reset", True),  # cut mid-body: worth another try
+        (_Body(DATA[:10]), good, f"blob {good.digest} ended after 10 of {len(DATA)} bytes", True),
+        (_Body(DATA[:-1] + b"?"), good, f"blob {good.digest} from the registry has digest {Digest.of_bytes(DATA[:-1] + b'?')}",
+         False),
+        (_Body(DATA), Descriptor(mediatypes.OCI_LAYER_GZIP, Digest.parse("sha512:" + "a" * 128), len(DATA)),
+         "cannot verify a sha512 blob", False),
+    ]
+    for body, descriptor, said, transient in failures:
+        with pytest.raises(RegistryError) as info:
+            _copy_verified(body, descriptor, io.BytesIO(), 60)
+        assert (str(info.value), info.value.transient is not False) == (said, transient)
+
+
+def test_a_blob_may_take_the_response_deadline_plus_its_size_at_the_minimum_rate():
+    from leango.oci.registry.pull import MIN_RATE, blob_deadline
+    assert blob_deadline(0, 30.0) == 30.0
+    assert blob_deadline(10 * MIN_RATE, 30.0) == 40.0

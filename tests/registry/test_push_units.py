@@ -3,12 +3,15 @@ names, and what the registry's answer to a referrer tells it."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from leango.oci import Index, Platform, mediatypes
 from leango.oci.blob import Blob
 from leango.oci.descriptor import Descriptor
 from leango.oci.digest import Digest
+from leango.oci.errors import RegistryError
 from leango.oci.manifest import Manifest
 from leango.oci.registry.credentials import Credential
 from leango.oci.registry.push import Pusher, PushReport
@@ -144,3 +147,47 @@ def test_a_refused_manifest_is_said_by_its_status():
         assert _manifest_refusal(_refused(405), "v1", mediatypes.OCI_MANIFEST, body) == ""
     for status in (400, 401, 404, 500):
         assert _manifest_refusal(_refused(status), "v1", mediatypes.OCI_MANIFEST, data) == ""
+
+
+def test_put_manifest_says_what_the_registry_did_with_a_subject(tmp_path):
+    image = _artifact("image")
+    sbom = _artifact("sbom", subject=image.descriptor)
+    for says, indexed in ((True, True), (False, False)):
+        f = FakeRegistry(Behaviour(subject_header=says))
+        try:
+            pusher = _pusher(f)
+            assert pusher.put_manifest(image.root, "v1") is False  # no subject: nothing indexed
+            assert pusher.put_manifest(sbom.root, str(sbom.digest)) is indexed
+            # a manifest read from a file (no bytes in memory) is sent as it is
+            stored = tmp_path / "manifest.json"
+            stored.write_bytes(image.raw)
+            assert pusher.put_manifest(Blob(image.descriptor, path=stored), "v2") is False
+            assert f.manifests[(REPO, "v2")] == (image.descriptor.media_type, image.raw)
+        finally:
+            f.close()
+
+
+def test_a_refused_manifest_put_is_final_and_says_what_it_means():
+    big = _artifact("x" * 500)
+    f = FakeRegistry(Behaviour(manifest_limit=100, repositories=(REPO,)))
+    try:
+        with pytest.raises(RegistryError) as info:
+            _pusher(f).put_manifest(big.root, "v1")
+        assert str(info.value) == f"the registry refused manifest v1 ({len(big.raw)} bytes) as too large (HTTP 413)"
+        assert (info.value.status, info.value.transient, [e.code for e in info.value.errors]) == \
+            (413, False, ["SIZE_INVALID"])
+        other = Pusher(Transport(f.host, Credential(), RegistryOptions(retry=instant_retry(2))), "team/other")
+        with pytest.raises(RegistryError) as info:  # ECR: the repository must exist
+            other.put_manifest(_artifact("small").root, "v1")
+        assert str(info.value).startswith(f"{f.host}/team/other does not exist, and the registry does not create ")
+    finally:
+        f.close()
+    f = FakeRegistry(Behaviour(require_media_type=True))
+    try:
+        plain = json.dumps({"schemaVersion": 2}).encode()
+        with pytest.raises(RegistryError) as info:  # a refusal that says enough itself: as it came
+            _pusher(f).put_manifest(Blob(Descriptor(mediatypes.OCI_MANIFEST, Digest.of_bytes(plain), len(plain)),
+                                         data=plain), "v1")
+        assert info.value.status == 400 and "mediaType is required" in str(info.value)
+    finally:
+        f.close()

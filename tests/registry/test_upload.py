@@ -341,9 +341,10 @@ def test_skip_seeks_a_file_and_reads_past_a_stream():
     assert info.value.transient is False  # the same source ends early again: final
 
 
-def test_a_refused_monolithic_put_goes_on_in_chunks_in_a_new_session(fake, caplog):
+@pytest.mark.parametrize("status", [404, 405])
+def test_a_refused_monolithic_put_goes_on_in_chunks_in_a_new_session(fake, caplog, status):
     from leango.oci.registry.upload import FALLBACK_CHUNK
-    f = fake(monolithic=False, chunk_min=64)
+    f = fake(monolithic=False, monolithic_refusal=status, chunk_min=64)
     up = _uploader(f)
     first, second = _blob(b"a" * 300), _blob(b"b" * 200)
     with caplog.at_level(logging.INFO):
@@ -352,7 +353,7 @@ def test_a_refused_monolithic_put_goes_on_in_chunks_in_a_new_session(fake, caplo
     refused = [c for c in f.find("PUT", "/blobs/uploads/") if c.length > 0]
     assert len(refused) == 1  # one monolithic try, then chunks
     assert up.chunk_size == FALLBACK_CHUNK and len(f.find("DELETE")) == 1  # the refused session cancelled
-    assert f"{f.host}/{REPO} refused a monolithic upload (HTTP 404): uploading in chunks of {FALLBACK_CHUNK} bytes" \
+    assert f"{f.host}/{REPO} refused a monolithic upload (HTTP {status}): uploading in chunks of {FALLBACK_CHUNK} bytes" \
         in caplog.text
     up.push(second)  # the next blob goes in chunks at once
     assert len([c for c in f.find("PUT", "/blobs/uploads/") if c.length > 0]) == 1
@@ -366,3 +367,30 @@ def test_only_404_and_405_make_chunks_of_a_monolithic_upload(fake):
     with pytest.raises(RegistryError) as info:  # 400 DIGEST_INVALID: not a refusal of the method
         up.push(bad)
     assert info.value.status == 400 and up.chunk_size == 0 and f.find("PATCH") == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 405])
+def test_a_mount_answered_with_an_error_falls_back_to_an_upload(fake, status):
+    # GCR/GAR answer 404 for a blob not in `from`, Docker Hub 401/403 for a source the account
+    # may not read, Quay 400: a mount is only a shortcut, so the blob is uploaded instead
+    f = fake(mount_refused=status)
+    up = _uploader(f, attempts=1)
+    blob = _blob(b"layer refused")
+    assert up.push(blob, mount_from=("team/base",)) == BlobOutcome(str(blob.digest), blob.size, "uploaded")
+    assert f.blobs[REPO][str(blob.digest)] == b"layer refused" and not f.uploads
+
+
+def test_a_mount_failing_for_another_reason_fails_the_push(fake):
+    f = fake(mount_refused=500)
+    up = _uploader(f, attempts=1)
+    with pytest.raises(RegistryError) as info:
+        up.push(_blob(b"layer lost"), mount_from=("team/base",))
+    assert info.value.status == 500 and not f.blobs.get(REPO) and not f.find("PUT")
+
+
+def test_a_denied_upload_session_names_the_repository(fake):
+    f = fake(deny_push=True)
+    with pytest.raises(RegistryError) as info:
+        _uploader(f, attempts=1).push(_blob(b"layer denied"))
+    assert str(info.value).startswith(f"the registry denied pushing to {f.host}/{REPO} (DENIED: ")
+    assert info.value.status == 403 and info.value.transient is False

@@ -37,9 +37,10 @@ class Behaviour:
     pull_only_tokens: int = 0  # the first N tokens grant pull only (forces insufficient_scope)
     realm: str = ""  # override the token realm URL
     blob_redirect: bool = False  # GET blob answers 307 to blob_store (storage on another host)
-    # A PUT ?digest= carrying the blob (no PATCH before it) answers 404, as some registries behind
-    # object storage do: only POST + PATCH chunks + an empty PUT upload a blob
+    # A PUT ?digest= carrying the blob (no PATCH before it) answers 404 (or monolithic_refusal), as
+    # some registries behind object storage do: only POST + PATCH chunks + an empty PUT upload a blob
     monolithic: bool = True
+    monolithic_refusal: int = 404
     # Hosted registries' documented quirks (each named in docs/registries.md with its source):
     # ECR: repositories exist only when created (writes elsewhere: 404 NAME_UNKNOWN), and a
     # manifest without a top-level mediaType is refused
@@ -73,6 +74,9 @@ class Behaviour:
     refuse_index_subject: bool = False
     # zot: an untagged manifest no index lists is deleted once older than this many seconds
     gc_untagged: float = 0.0
+    # A registry with the referrers API answers the PUT of a manifest with a subject with
+    # OCI-Subject (distribution spec, "Pushing Manifests with Subject")
+    subject_header: bool = False
 
 
 @dataclass
@@ -285,7 +289,8 @@ class FakeRegistry:
             return self._patch(h, call, up, uid, body)
         if call.method == "PUT":
             if not self.b.monolithic and body and not up["patches"]:
-                return self._error(h, 404, "BLOB_UPLOAD_INVALID", "monolithic uploads are not supported")
+                return self._error(h, self.b.monolithic_refusal, "BLOB_UPLOAD_INVALID",
+                                   "monolithic uploads are not supported")
             return self._put(h, call, up, uid, body)
         return self._send(h, 405)
 
@@ -351,7 +356,10 @@ class FakeRegistry:
         self.manifests[(repo, digest)] = (media_type, body)
         self.pushed_at.setdefault((repo, digest), time.monotonic())
         shown = "sha256:" + "0" * 64 if self.b.wrong_manifest_digest else digest
-        return self._send(h, 201, headers=[("Docker-Content-Digest", shown)])
+        headers = [("Docker-Content-Digest", shown)]
+        if self.b.subject_header and isinstance(doc.get("subject"), dict):
+            headers.append(("OCI-Subject", str(doc["subject"].get("digest"))))
+        return self._send(h, 201, headers=headers)
 
 
     def _unknown_manifest(self, h, repo, ref):
