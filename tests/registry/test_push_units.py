@@ -191,3 +191,47 @@ def test_a_refused_manifest_put_is_final_and_says_what_it_means():
         assert info.value.status == 400 and "mediaType is required" in str(info.value)
     finally:
         f.close()
+
+
+def test_the_sink_pushes_each_repository_then_its_referrers_saying_each(fake, caplog):
+    import logging
+
+    from leango.oci import Reference
+    from leango.oci.referrers import Tagged
+    from leango.oci.registry.client import Registry
+    from leango.oci.sinks.registry import push
+    image = _artifact("image")
+    sbom = _artifact("sbom", subject=image.descriptor)
+    tag = "sha256-" + image.digest.hex + ".sig"
+    first_sig, second_sig, both = _artifact("sig one"), _artifact("sig two"), _artifact("both")
+    seen = []
+
+    def merge(existing, blob_of):
+        layer = Descriptor.from_json(json.loads(existing)["layers"][0])
+        blob = blob_of(layer)
+        with blob.open() as f:
+            seen.append((blob.descriptor, f.read()))
+        return both
+    sent = []
+    refs = [Reference(fake.host, REPO, "v1"), Reference(fake.host, "team/copy", "v1")]
+    options = RegistryOptions(retry=instant_retry(2))
+    with Registry(options=options) as client, caplog.at_level(logging.INFO, logger="leango"):
+        push(image, refs, client=client, referrers=[sbom, Tagged(tag, first_sig, merge)],
+             progress=lambda digest, done, total: sent.append(digest))
+    said = [r.getMessage() for r in caplog.records if r.name == "leango.oci.sinks.registry"]
+    assert said == [line for repo in (REPO, "team/copy") for line in (
+        f"pushing to {fake.host}/{repo}",
+        f"attaching {sbom.digest} ({sbom.media_type}) to {fake.host}/{repo}",
+        f"attaching {first_sig.digest} as {tag} to {fake.host}/{repo}")]
+    assert seen == []  # nothing under the tag yet: written as it is
+    assert str(next(sbom.blobs()).digest) in sent and str(next(first_sig.blobs()).digest) in sent
+    with Registry(options=options) as client:
+        copy = client.repository(fake.host, "team/copy")
+        assert copy.manifest(tag).raw == first_sig.raw and copy.manifest(str(sbom.digest)).raw == sbom.raw
+    # the referrers' blobs reach the second repository by mount from the first, as the image's do
+    mounts = [c for c in fake.find("POST", "/v2/team/copy/blobs/uploads/") if c.query.get("from") == REPO]
+    assert {c.query["mount"] for c in mounts} >= {str(next(sbom.blobs()).digest), str(next(first_sig.blobs()).digest)}
+    with Registry(options=options) as client:  # a second signature: merged with what the tag holds
+        push(image, refs[:1], client=client, referrers=[Tagged(tag, second_sig, merge)])
+        assert client.repository(fake.host, REPO).manifest(tag).raw == both.raw
+    assert seen == [(next(first_sig.blobs()).descriptor, b"sig one")]
