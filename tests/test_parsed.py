@@ -259,3 +259,20 @@ def test_malformed_and_unknown_documents_are_said_exactly():
         parse(odd, odd_desc, Blobs(), "w")
     assert str(info.value) == (f"manifest {odd_desc.digest} in w has media type 'application/vnd.odd', "
                                "neither a manifest nor an index")
+
+
+def test_a_damaged_blob_of_any_parsed_kind_names_where_it_was_read():
+    from leango.oci.parsed import load
+    damaged = Blobs(CONFIG, LAYER)
+    damaged.blobs[Digest.of_bytes(LAYER)] = b"layer bytez"  # same length, other bytes
+    damaged.blobs[Digest.of_bytes(CONFIG)] = CONFIG.replace(b"amd64", b"arm64")
+    raw = _manifest()
+    art_raw = _manifest({"artifactType": "application/spdx+json"})
+    damaged.blobs.update({Digest.of_bytes(raw): raw, Digest.of_bytes(art_raw): art_raw})
+    for manifest in (raw, art_raw):
+        parsed = load(damaged, _desc(manifest, mediatypes.OCI_MANIFEST), "oci:/l:v1")
+        assert parsed.where == "oci:/l:v1"
+        for b in parsed.blobs():  # each layer and the config
+            with pytest.raises(DigestMismatch) as info:
+                b.open().read()
+            assert str(info.value).startswith(f"blob {b.digest} in oci:/l:v1: expected {b.digest}, got sha256:")

@@ -207,3 +207,20 @@ def test_run_passes_the_attempt_number():
         return attempt
 
     assert policy.run(op, "op") == 4 and seen == [1, 2, 3, 4]
+
+
+def test_each_cause_is_said_once_at_info_whichever_blob_or_attempt_met_it(caplog):
+    policy = _policy(uniform=lambda a, b: b)
+    blob_a, blob_b = "sha256:" + "a" * 64, "sha256%3A" + "b" * 64
+    errors = [RegistryError(f"PUT /v2/r/blobs/{blob_a} returned HTTP 503", status=503),
+              RegistryError(f"PUT /v2/r/blobs/{blob_b} returned HTTP 503 (after 3 attempts)", status=503),  # same
+              RegistryError("GET /v2/ returned HTTP 502", status=502),  # another cause: said too
+              RegistryError("GET /v2/ returned HTTP 502", status=502)]
+    with caplog.at_level(logging.DEBUG, logger="leango.oci.registry.retry"):
+        for error in errors:
+            assert policy.wait(1, error, "push") is True
+    assert [(r.levelno, r.getMessage().split(" (push: ")[1]) for r in caplog.records] == [
+        (logging.INFO, f"PUT /v2/r/blobs/{blob_a} returned HTTP 503)"),
+        (logging.DEBUG, f"PUT /v2/r/blobs/{blob_b} returned HTTP 503 (after 3 attempts))"),
+        (logging.INFO, "GET /v2/ returned HTTP 502)"),
+        (logging.DEBUG, "GET /v2/ returned HTTP 502)")]

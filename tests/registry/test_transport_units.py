@@ -61,6 +61,22 @@ def test_an_error_without_a_body_says_the_reason_or_nothing(fake):
         "GET http://r/x returned HTTP 401 (authentication failed)"
 
 
+def test_every_error_the_registry_lists_is_said(fake):
+    import io
+    t = _t(fake())
+    body = b'{"errors": [{"code": "DENIED", "message": "no"}, {"code": "UNAUTHORIZED", "message": "who"}]}'
+
+    def answer(status, reason):
+        resp = _Response(status, reason)
+        resp.url, resp.raw = "http://r/x", io.BytesIO(body)
+        resp.raw.read1 = lambda n, decode_content=False, f=resp.raw: io.BytesIO.read1(f, n)
+        return resp
+    assert str(t.error("PUT", "http://r/x", answer(403, "Forbidden"))) == \
+        "PUT http://r/x returned HTTP 403 (DENIED: no; UNAUTHORIZED: who)"
+    assert str(t.error("GET", "http://r/x", answer(401, "Unauthorized"))) == \
+        "GET http://r/x returned HTTP 401 (DENIED: no; UNAUTHORIZED: who; authentication failed)"
+
+
 def test_retry_after_reaches_the_error(fake):
     t = _t(fake())
     err = t.error("GET", "http://r/x", _Response(429, "Too Many Requests", {"Retry-After": "7"}))
