@@ -56,3 +56,15 @@ def test_failure_leaves_no_partial_blob(tmp_path):
     with pytest.raises(OSError):
         build_layer([TarEntry("x", FILE, 0o644, 3, broken)], tmp_path)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_layer_of_a_type_leango_cannot_read_is_said():
+    import io
+
+    from leango.oci.errors import OciError
+    from leango.oci.layer import decompressed
+    with pytest.raises(OciError) as info:
+        decompressed(io.BytesIO(b""), "application/vnd.oci.image.layer.v1.tar+bzip2")
+    assert str(info.value) == "layer media type application/vnd.oci.image.layer.v1.tar+bzip2 is not one leango can read"
+    raw = io.BytesIO(b"a plain tar")
+    assert decompressed(raw, "application/vnd.oci.image.layer.v1.tar") is raw  # read as it is

@@ -166,3 +166,33 @@ def test_a_tagged_attachment_is_pushed_under_its_tag_merged_with_what_is_there(f
     _sink().write(art, ref, [Tagged(TAG, second)])  # no merge: replaced
     assert fake.manifests[("team/app", TAG)][1] == second.raw and len(seen) == 1
 
+
+
+def test_archives_hold_every_blob_readable_by_all_at_time_zero_unless_told(tmp_path, make_image):
+    import tarfile
+
+    from leango.oci.errors import ArchiveError
+    from leango.oci.sinks.archive import write_oci_archive
+    from leango.oci.sinks.docker_archive import write_docker_archive
+    image = make_image()
+    sbom = _artifact("sbom", subject=image.descriptor)
+    write_oci_archive(tmp_path / "o.tar", image, ["v1"], referrers=[sbom])
+    write_oci_archive(tmp_path / "later.tar", image, ["v1"], mtime=1_700_000_000)
+    write_docker_archive(tmp_path / "d.tar", image, ["r.example/app:v1"])
+    for name in ("o.tar", "d.tar"):
+        with tarfile.open(tmp_path / name) as tar:
+            members = tar.getmembers()
+        assert {m.mtime for m in members} == {0} and {m.mode for m in members if m.isfile()} == {0o644}
+        blobs = {m.name.rsplit("/", 1)[1] for m in members if m.isfile() and m.name.startswith("blobs/")}
+        wanted = {b.digest.hex for b in (*image.blobs(), image.root, *(sbom.blobs() if name == "o.tar" else ()),
+                                         *((sbom.root,) if name == "o.tar" else ()))}
+        assert blobs == wanted  # the referrer's blobs too, in the OCI archive
+    with tarfile.open(tmp_path / "later.tar") as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1_700_000_000}
+    for write, kind in ((write_oci_archive, "OCI archive"), (write_docker_archive, "docker archive")):
+        with pytest.raises(ArchiveError) as info:
+            write(tmp_path / "o.tar" / "x.tar", image)  # under a file
+        assert str(info.value).startswith(f"cannot write {kind} {tmp_path / 'o.tar' / 'x.tar'}: ")
+    with pytest.raises(ArchiveError) as info:  # what runs nothing has no place in a docker archive
+        write_docker_archive(tmp_path / "sbom.tar", sbom)
+    assert str(info.value) == "a docker archive holds runnable images; this artifact has none"

@@ -90,3 +90,10 @@ def test_an_unknown_isolation_names_the_choices():
     assert str(err.value) == f"unknown isolation 'vm' (choose {', '.join(ISOLATIONS)})"
     assert BuildSpec(sources=("./app",), cache_dir=Path("/c"), platforms=(Platform("linux", "amd64"),),
                      isolation=ISOLATIONS[0]).isolation == ISOLATIONS[0]
+
+
+def test_a_section_without_ldflags_keeps_the_builds():
+    spec = BuildSpec(sources=("./app",), cache_dir=Path("/c"), platforms=(Platform("linux", "amd64"),),
+                     ldflags="-w", per_image=(("example.com/app", ImageOverride(binary_name="srv")),))
+    mine = spec.for_package("example.com/app")
+    assert (mine.binary_name, mine.ldflags) == ("srv", "-w")
