@@ -310,6 +310,28 @@ def test_the_response_deadline_holds_through_an_http_proxy(hostile):
         proxy.close()
 
 
+def test_an_https_registry_through_a_proxy_is_verified_with_the_ca_given(secure_registry, registry_ca):
+    """registry.test (in the test certificate, not loopback) goes through the proxy's CONNECT
+    tunnel; the registry's certificate is checked against --ca-file there too, and without it
+    the same request is refused."""
+    from leango.oci.registry.proxy import ProxyConfig
+    from support.forwardproxy import ForwardProxy
+    from support.registry import PASSWORD, USER
+    proxy = ForwardProxy()
+    try:
+        host = f"registry.test:{secure_registry.host.split(':')[1]}"
+        through = ProxyConfig(https_proxy=proxy.url, http_proxy=proxy.url)
+        trusted = Transport(host, Credential(USER, PASSWORD), RegistryOptions(
+            retry=instant_retry(2), proxy=through, ca_file=registry_ca.ca_cert))
+        trusted.request("GET", trusted.url("/v2/"), scopes=(), expect=(200,)).close()
+        assert proxy.seen[0].startswith(f"CONNECT {host} HTTP/")
+        untrusted = Transport(host, Credential(USER, PASSWORD), RegistryOptions(retry=instant_retry(2), proxy=through))
+        with pytest.raises(RegistryError, match="certificate"):
+            untrusted.request("GET", untrusted.url("/v2/"), scopes=(), expect=(200,))
+    finally:
+        proxy.close()
+
+
 def test_proxied_connections_of_both_schemes_carry_the_deadline():
     from leango.oci.registry.deadline import POOL_CLASSES
     from leango.oci.registry.tls import TLSAdapter, verifying_context

@@ -9,6 +9,7 @@ import requests
 from leango.oci.errors import RegistryError
 from leango.oci.registry import transport
 from leango.oci.registry.credentials import Credential
+from leango.oci.registry.httputil import reason
 from leango.oci.registry.transport import Cancelled, RegistryOptions, Transport
 from support.clock import instant_retry
 
@@ -89,9 +90,10 @@ def test_retry_after_reaches_the_error(fake):
     ("Connection reset by peer", False), ("Read timed out", False),
 ])
 def test_nothing_listening_is_final_a_reset_may_pass(text, final):
-    err = transport._connect_error("reg.example", requests.exceptions.ConnectionError(text))
+    exc = requests.exceptions.ConnectionError(text)
+    err = transport._connect_error("reg.example", exc)
     assert err.transient is not final
-    assert str(err).startswith("cannot connect to reg.example: ")
+    assert str(err) == f"cannot connect to reg.example: {reason(exc)}"  # the reason of this failure
 
 
 def test_a_closed_port_fails_at_once(fake):

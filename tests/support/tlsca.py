@@ -28,7 +28,7 @@ def make_ca(directory: Path, host_ip: str = "127.0.0.1") -> TestCA:
          "-out", str(ca_cert), "-days", "2", "-subj", "/CN=leango test CA"])
     run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
          "-subj", f"/CN={host_ip}"])
-    ext.write_text(f"subjectAltName=IP:{host_ip},DNS:localhost\nbasicConstraints=CA:FALSE\n"
+    ext.write_text(f"subjectAltName=IP:{host_ip},DNS:localhost,DNS:registry.test\nbasicConstraints=CA:FALSE\n"
                    "keyUsage=digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n")
     run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca_cert), "-CAkey", str(ca_key),
          "-CAcreateserial", "-out", str(cert), "-days", "2", "-extfile", str(ext)])
