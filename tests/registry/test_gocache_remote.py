@@ -224,34 +224,27 @@ def test_a_passed_deadline_stops_before_the_first_chunk(registry, tmp_path, capl
                                "while pulling it; the build goes on without the rest"]
 
 
-def test_the_cache_goes_through_the_accounts_and_options_it_is_given(tmp_path, caplog):
+def test_the_cache_goes_through_the_accounts_and_options_it_is_given(fake, tmp_path, caplog):
     import base64
 
     from leango.oci.registry.credentials import CredentialSources
-    from support.fakeregistry import Behaviour, FakeRegistry
     auth = tmp_path / "auth.json"
-    f = FakeRegistry(Behaviour(auth="basic"))
-    try:
-        auth.write_text(json.dumps({"auths": {f.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
-        fill(tmp_path / "a" / "go-build", ["std", "app"])
-        account = RemoteCache((parse_reference(f"{f.host}/cache/app:go"),), parse_reference(f"{f.host}/cache/app:go"),
-                              credentials=CredentialSources((auth,)), registry=RegistryOptions(retry=instant_retry(2)))
-        said = cacheremote.save(account, KEY, tmp_path / "a" / "go-build", Store.open(tmp_path / "a" / "store"))
-        sent = sum(p.stat().st_size for p in (tmp_path / "a" / "store" / "blobs").iterdir())
-        assert said.endswith(f"1 uploaded ({sent / 1e6:.1f} MB)")
-        assert cacheremote.restore(account, KEY, tmp_path / "b" / "go-build", Store.open(tmp_path / "b" / "store")) == 2
-        anonymous = RemoteCache(account.cache_from, account.cache_to, registry=account.registry)
-        with caplog.at_level(logging.WARNING):  # the same registry without the account: refused
-            assert cacheremote.restore(anonymous, KEY, tmp_path / "c" / "go-build", Store.open(tmp_path / "c" / "store")) == 0
-        assert f"not using the Go build cache at {f.host}/cache/app:go: registry requires a login" in caplog.text
-    finally:
-        f.close()
+    f = fake(auth="basic")
+    auth.write_text(json.dumps({"auths": {f.host: {"auth": base64.b64encode(b"user:pass").decode()}}}))
+    fill(tmp_path / "a" / "go-build", ["std", "app"])
+    account = RemoteCache((parse_reference(f"{f.host}/cache/app:go"),), parse_reference(f"{f.host}/cache/app:go"),
+                          credentials=CredentialSources((auth,)), registry=RegistryOptions(retry=instant_retry(2)))
+    said = cacheremote.save(account, KEY, tmp_path / "a" / "go-build", Store.open(tmp_path / "a" / "store"))
+    sent = sum(p.stat().st_size for p in (tmp_path / "a" / "store" / "blobs").iterdir())
+    assert said.endswith(f"1 uploaded ({sent / 1e6:.1f} MB)")
+    assert cacheremote.restore(account, KEY, tmp_path / "b" / "go-build", Store.open(tmp_path / "b" / "store")) == 2
+    anonymous = RemoteCache(account.cache_from, account.cache_to, registry=account.registry)
+    with caplog.at_level(logging.WARNING):  # the same registry without the account: refused
+        assert cacheremote.restore(anonymous, KEY, tmp_path / "c" / "go-build", Store.open(tmp_path / "c" / "store")) == 0
+    assert f"not using the Go build cache at {f.host}/cache/app:go: registry requires a login" in caplog.text
     # the registry options given are the ones used: one attempt, so a 429 is the end of it
-    f = FakeRegistry(Behaviour(rate_limited=1))
-    try:
-        once = RemoteCache(cache_to=parse_reference(f"{f.host}/cache/app:go"), registry=RegistryOptions(retry=instant_retry(1)))
-        with pytest.raises(RegistryError) as info:
-            cacheremote.save(once, KEY, tmp_path / "a" / "go-build", Store.open(tmp_path / "a" / "store"))
-        assert info.value.status == 429
-    finally:
-        f.close()
+    limited = fake(rate_limited=1)
+    once = RemoteCache(cache_to=parse_reference(f"{limited.host}/cache/app:go"), registry=RegistryOptions(retry=instant_retry(1)))
+    with pytest.raises(RegistryError) as info:
+        cacheremote.save(once, KEY, tmp_path / "a" / "go-build", Store.open(tmp_path / "a" / "store"))
+    assert info.value.status == 429

@@ -18,16 +18,8 @@ from leango.oci.registry.push import Pusher, PushReport
 from leango.oci.registry.transport import RegistryOptions, Transport
 from leango.oci.registry.upload import BlobOutcome
 from support.clock import instant_retry
-from support.fakeregistry import Behaviour, FakeRegistry
 
 REPO = "team/app"
-
-
-@pytest.fixture
-def fake():
-    f = FakeRegistry(Behaviour())
-    yield f
-    f.close()
 
 
 def _pusher(f, **kw) -> Pusher:
@@ -48,24 +40,26 @@ def test_the_report_counts_each_action():
 
 
 def test_a_push_reports_its_digest_tags_and_blobs_and_tags_each_name(fake):
+    f = fake()
     art = _artifact("one")
     seen = []
-    report = _pusher(fake, progress=lambda *a: seen.append(a)).push(art, ("v1", "latest"))
+    report = _pusher(f, progress=lambda *a: seen.append(a)).push(art, ("v1", "latest"))
     assert report.digest == str(art.digest) and report.tags == ["v1", "latest"]
     assert sorted((b.digest, b.action) for b in report.blobs) == sorted(
         (str(b.digest), "uploaded") for b in art.blobs())
-    assert fake.manifests[(REPO, "v1")][1] == art.raw and fake.manifests[(REPO, "latest")][1] == art.raw
-    assert fake.manifests[(REPO, "v1")][0] == mediatypes.OCI_MANIFEST
+    assert f.manifests[(REPO, "v1")][1] == art.raw and f.manifests[(REPO, "latest")][1] == art.raw
+    assert f.manifests[(REPO, "v1")][0] == mediatypes.OCI_MANIFEST
     assert seen and all(s[0] in {str(b.digest) for b in art.blobs()} for s in seen)  # progress reached
-    again = _pusher(fake).push(art, ("v2",))
+    again = _pusher(f).push(art, ("v2",))
     assert {b.action for b in again.blobs} == {"exists"} and again.tags == ["v2"]
 
 
 def test_untagged_pushes_name_the_manifest_by_digest_and_children_go_first(fake, make_image):
+    f = fake()
     index = Index((make_image(), make_image(platform=Platform("linux", "arm64"))))
-    report = _pusher(fake).push(index, ())
+    report = _pusher(f).push(index, ())
     assert report.tags == []
-    names = [c.path.rsplit("/", 1)[1] for c in fake.find("PUT", "/manifests/")]
+    names = [c.path.rsplit("/", 1)[1] for c in f.find("PUT", "/manifests/")]
     assert names == [*(str(i.digest) for i in index.images()), str(index.digest)]
 
 
@@ -75,12 +69,13 @@ def test_mount_from_skips_the_repository_itself():
 
 
 def test_a_referrer_said_indexed_by_the_registry_stays_so(fake, monkeypatch):
-    pusher = _pusher(fake)
+    f = fake()
+    pusher = _pusher(f)
     answers = iter([True, False])
     monkeypatch.setattr(pusher, "put_manifest", lambda blob, ref: next(answers))
     pusher.push(_artifact("sbom"), ("a", "b"))  # the first PUT said OCI-Subject, the second did not
     assert pusher.indexed_by_registry is True
-    other = _pusher(fake)
+    other = _pusher(f)
     monkeypatch.setattr(other, "put_manifest", lambda blob, ref: False)
     other.push(_artifact("sbom"), ("a",))
     assert other.indexed_by_registry is False
@@ -149,51 +144,42 @@ def test_a_refused_manifest_is_said_by_its_status():
         assert _manifest_refusal(_refused(status), "v1", mediatypes.OCI_MANIFEST, data) == ""
 
 
-def test_put_manifest_says_what_the_registry_did_with_a_subject(tmp_path):
+def test_put_manifest_says_what_the_registry_did_with_a_subject(fake, tmp_path):
     image = _artifact("image")
     sbom = _artifact("sbom", subject=image.descriptor)
     for says, indexed in ((True, True), (False, False)):
-        f = FakeRegistry(Behaviour(subject_header=says))
-        try:
-            pusher = _pusher(f)
-            assert pusher.put_manifest(image.root, "v1") is False  # no subject: nothing indexed
-            assert pusher.put_manifest(sbom.root, str(sbom.digest)) is indexed
-            # a manifest read from a file (no bytes in memory) is sent as it is
-            stored = tmp_path / "manifest.json"
-            stored.write_bytes(image.raw)
-            assert pusher.put_manifest(Blob(image.descriptor, path=stored), "v2") is False
-            assert f.manifests[(REPO, "v2")] == (image.descriptor.media_type, image.raw)
-        finally:
-            f.close()
+        f = fake(subject_header=says)
+        pusher = _pusher(f)
+        assert pusher.put_manifest(image.root, "v1") is False  # no subject: nothing indexed
+        assert pusher.put_manifest(sbom.root, str(sbom.digest)) is indexed
+        # a manifest read from a file (no bytes in memory) is sent as it is
+        stored = tmp_path / "manifest.json"
+        stored.write_bytes(image.raw)
+        assert pusher.put_manifest(Blob(image.descriptor, path=stored), "v2") is False
+        assert f.manifests[(REPO, "v2")] == (image.descriptor.media_type, image.raw)
 
 
-def test_a_refused_manifest_put_is_final_and_says_what_it_means():
+def test_a_refused_manifest_put_is_final_and_says_what_it_means(fake):
     big = _artifact("x" * 500)
-    f = FakeRegistry(Behaviour(manifest_limit=100, repositories=(REPO,)))
-    try:
-        with pytest.raises(RegistryError) as info:
-            _pusher(f).put_manifest(big.root, "v1")
-        assert str(info.value) == f"the registry refused manifest v1 ({len(big.raw)} bytes) as too large (HTTP 413)"
-        assert (info.value.status, info.value.transient, [e.code for e in info.value.errors]) == \
-            (413, False, ["SIZE_INVALID"])
-        other = Pusher(Transport(f.host, Credential(), RegistryOptions(retry=instant_retry(2))), "team/other")
-        with pytest.raises(RegistryError) as info:  # ECR: the repository must exist
-            other.put_manifest(_artifact("small").root, "v1")
-        assert str(info.value).startswith(f"{f.host}/team/other does not exist, and the registry does not create ")
-    finally:
-        f.close()
-    f = FakeRegistry(Behaviour(require_media_type=True))
-    try:
-        plain = json.dumps({"schemaVersion": 2}).encode()
-        with pytest.raises(RegistryError) as info:  # a refusal that says enough itself: as it came
-            _pusher(f).put_manifest(Blob(Descriptor(mediatypes.OCI_MANIFEST, Digest.of_bytes(plain), len(plain)),
-                                         data=plain), "v1")
-        assert info.value.status == 400 and "mediaType is required" in str(info.value)
-    finally:
-        f.close()
+    f = fake(manifest_limit=100, repositories=(REPO,))
+    with pytest.raises(RegistryError) as info:
+        _pusher(f).put_manifest(big.root, "v1")
+    assert str(info.value) == f"the registry refused manifest v1 ({len(big.raw)} bytes) as too large (HTTP 413)"
+    assert (info.value.status, info.value.transient, [e.code for e in info.value.errors]) == \
+        (413, False, ["SIZE_INVALID"])
+    other = Pusher(Transport(f.host, Credential(), RegistryOptions(retry=instant_retry(2))), "team/other")
+    with pytest.raises(RegistryError) as info:  # ECR: the repository must exist
+        other.put_manifest(_artifact("small").root, "v1")
+    assert str(info.value).startswith(f"{f.host}/team/other does not exist, and the registry does not create ")
+    plain = json.dumps({"schemaVersion": 2}).encode()
+    with pytest.raises(RegistryError) as info:  # a refusal that says enough itself: as it came
+        _pusher(fake(require_media_type=True)).put_manifest(
+            Blob(Descriptor(mediatypes.OCI_MANIFEST, Digest.of_bytes(plain), len(plain)), data=plain), "v1")
+    assert info.value.status == 400 and "mediaType is required" in str(info.value)
 
 
 def test_the_sink_pushes_each_repository_then_its_referrers_saying_each(fake, caplog):
+    f = fake()
     import logging
 
     from leango.oci import Reference
@@ -213,25 +199,25 @@ def test_the_sink_pushes_each_repository_then_its_referrers_saying_each(fake, ca
             seen.append((blob.descriptor, f.read()))
         return both
     sent = []
-    refs = [Reference(fake.host, REPO, "v1"), Reference(fake.host, "team/copy", "v1")]
+    refs = [Reference(f.host, REPO, "v1"), Reference(f.host, "team/copy", "v1")]
     options = RegistryOptions(retry=instant_retry(2))
     with Registry(options=options) as client, caplog.at_level(logging.INFO, logger="leango"):
         push(image, refs, client=client, referrers=[sbom, Tagged(tag, first_sig, merge)],
              progress=lambda digest, done, total: sent.append(digest))
     said = [r.getMessage() for r in caplog.records if r.name == "leango.oci.sinks.registry"]
     assert said == [line for repo in (REPO, "team/copy") for line in (
-        f"pushing to {fake.host}/{repo}",
-        f"attaching {sbom.digest} ({sbom.media_type}) to {fake.host}/{repo}",
-        f"attaching {first_sig.digest} as {tag} to {fake.host}/{repo}")]
+        f"pushing to {f.host}/{repo}",
+        f"attaching {sbom.digest} ({sbom.media_type}) to {f.host}/{repo}",
+        f"attaching {first_sig.digest} as {tag} to {f.host}/{repo}")]
     assert seen == []  # nothing under the tag yet: written as it is
     assert str(next(sbom.blobs()).digest) in sent and str(next(first_sig.blobs()).digest) in sent
     with Registry(options=options) as client:
-        copy = client.repository(fake.host, "team/copy")
+        copy = client.repository(f.host, "team/copy")
         assert copy.manifest(tag).raw == first_sig.raw and copy.manifest(str(sbom.digest)).raw == sbom.raw
     # the referrers' blobs reach the second repository by mount from the first, as the image's do
-    mounts = [c for c in fake.find("POST", "/v2/team/copy/blobs/uploads/") if c.query.get("from") == REPO]
+    mounts = [c for c in f.find("POST", "/v2/team/copy/blobs/uploads/") if c.query.get("from") == REPO]
     assert {c.query["mount"] for c in mounts} >= {str(next(sbom.blobs()).digest), str(next(first_sig.blobs()).digest)}
     with Registry(options=options) as client:  # a second signature: merged with what the tag holds
         push(image, refs[:1], client=client, referrers=[Tagged(tag, second_sig, merge)])
-        assert client.repository(fake.host, REPO).manifest(tag).raw == both.raw
+        assert client.repository(f.host, REPO).manifest(tag).raw == both.raw
     assert seen == [(next(first_sig.blobs()).descriptor, b"sig one")]

@@ -3,6 +3,8 @@ failures, Retry-After, connection failures that are final and those that may pas
 
 from __future__ import annotations
 
+import io
+
 import pytest
 import requests
 
@@ -39,18 +41,20 @@ def test_a_refused_login_is_said_without_the_credentials(fake):
 
 
 class _Response:
-    """A finished response as error() reads it."""
+    """A finished response as error() reads it: its body (if any) from raw, as urllib3 gives it."""
 
     def __init__(self, status, reason="", headers=None, body=b""):
-        self.status_code, self.reason, self.raw = status, reason, None
+        self.status_code, self.reason, self.url = status, reason, "http://r/x"
+        self.raw = _Raw(body) if body else None
         self.headers = requests.structures.CaseInsensitiveDict(headers or {})
-        self._body = body
-
-    def iter_content(self, n):
-        yield self._body
 
     def close(self):
         pass
+
+
+class _Raw(io.BytesIO):
+    def read1(self, n=-1, decode_content=False):
+        return super().read1(n)
 
 
 def test_an_error_without_a_body_says_the_reason_or_nothing(fake):
@@ -63,18 +67,11 @@ def test_an_error_without_a_body_says_the_reason_or_nothing(fake):
 
 
 def test_every_error_the_registry_lists_is_said(fake):
-    import io
     t = _t(fake())
     body = b'{"errors": [{"code": "DENIED", "message": "no"}, {"code": "UNAUTHORIZED", "message": "who"}]}'
-
-    def answer(status, reason):
-        resp = _Response(status, reason)
-        resp.url, resp.raw = "http://r/x", io.BytesIO(body)
-        resp.raw.read1 = lambda n, decode_content=False, f=resp.raw: io.BytesIO.read1(f, n)
-        return resp
-    assert str(t.error("PUT", "http://r/x", answer(403, "Forbidden"))) == \
+    assert str(t.error("PUT", "http://r/x", _Response(403, "Forbidden", body=body))) == \
         "PUT http://r/x returned HTTP 403 (DENIED: no; UNAUTHORIZED: who)"
-    assert str(t.error("GET", "http://r/x", answer(401, "Unauthorized"))) == \
+    assert str(t.error("GET", "http://r/x", _Response(401, "Unauthorized", body=body))) == \
         "GET http://r/x returned HTTP 401 (DENIED: no; UNAUTHORIZED: who; authentication failed)"
 
 
